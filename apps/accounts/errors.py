@@ -1,0 +1,8 @@
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import ApplicationError
+
+
+class MfaError(ApplicationError):
+    code = "mfa-error"
+    title = _("Two-factor authentication")

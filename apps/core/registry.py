@@ -1,0 +1,42 @@
+"""Hooks through which domain apps plug into core without core importing them.
+
+A domain app registers in its ``AppConfig.ready()``:
+
+- a *demo seeder* (``demo_seeders.register(name, func, order)``) that ``manage.py seed_demo`` runs;
+  each returns lines to print (e.g. the logins it created);
+- a *search provider* (``search_providers.register(name, func)``) that the site search calls with
+  the query and the request, returning a list of :class:`SearchHit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    title: str
+    url: str
+    kind: str
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Registry:
+    entries: dict[str, tuple[int, Callable[..., Any]]] = field(default_factory=dict)
+
+    def register(self, name: str, func: Callable[..., Any], order: int = 100) -> None:
+        self.entries[name] = (order, func)
+
+    def unregister(self, name: str) -> None:
+        self.entries.pop(name, None)
+
+    def items(self) -> list[tuple[str, Callable[..., Any]]]:
+        return [(name, func) for name, (_order, func) in sorted(self.entries.items(), key=lambda kv: kv[1][0])]
+
+
+demo_seeders = _Registry()
+search_providers = _Registry()

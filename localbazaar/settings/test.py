@@ -1,0 +1,19 @@
+"""Test settings: the database and Redis come from the environment that ``make test`` prepares.
+
+With ``DATABASE_URL``/``REDIS_URL`` unset the suite falls back to SQLite and local memory; the
+Makefile says which one it used and, under ``CI=true``, refuses to fall back.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests decide per test whether tasks run eagerly (the default) or through a real worker.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

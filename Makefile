@@ -12,7 +12,7 @@ B ?=
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/localbazaar
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint format bench assets messages compilemessages migrate demo venv venv-dev chromium clean help
+.PHONY: run test lint format bench assets messages compilemessages migrate demo venv venv-dev chromium wrk clean help
 
 help:
 	@echo "make run    - set up and run the site with demo data at http://$(HOST):$(PORT)"
@@ -88,7 +88,12 @@ format: venv-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: venv-dev assets
+# The web benchmark drives gunicorn with wrk (Debian's package) over 127.0.0.1 only.
+wrk:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the benchmarks"; \
+	  (apt-get update -qq && apt-get install -y -qq wrk) || sudo sh -c 'apt-get update -qq && apt-get install -y -qq wrk'; }
+
+bench: venv-dev assets wrk
 	$(PY) bench/run.py $(B)
 
 clean:

@@ -95,9 +95,16 @@ def mfa_code_check(*, user: User, code: str) -> CodeCheck:
     code = (code or "").strip().replace(" ", "").replace("-", "").lower()
     if not code:
         return CodeCheck(None, _("Enter a code."))
-    devices = user_verification_devices(user=user)
+    # Six digits come from the app; anything else can only be a backup code. Checking a code only
+    # against the device it can belong to keeps one device's failures from throttling the other.
+    is_app_code = code.isdigit() and len(code) <= 8
+    devices = [
+        d for d in user_verification_devices(user=user) if isinstance(d, TOTPDevice) == is_app_code
+    ]
     if not devices:
-        return CodeCheck(None, _("You have no two-factor authentication set up."))
+        if is_app_code:
+            return CodeCheck(None, _("You have no authenticator app set up."))
+        return CodeCheck(None, _("That code is not right. Enter the current code from your app, or a backup code."))
     for device in devices:
         allowed, info = device.verify_is_allowed()
         if not allowed:

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Accept ids from a load balancer or client only when they look like ids (no log injection).
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:=\-]{1,128}$")
 
 
 def new_request_id() -> str:

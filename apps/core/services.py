@@ -8,6 +8,7 @@ from django.db import transaction
 
 from .models import AuditLogEntry
 from .request_context import get_request_id
+from .tasks_base import enqueue_on_commit
 
 
 @transaction.atomic
@@ -51,11 +52,6 @@ def email_send(
     """Queue an email; it leaves only if the surrounding transaction commits."""
     from .tasks import email_deliver
 
-    payload = {
-        "to": list(to),
-        "subject": subject,
-        "body": body,
-        "html_body": html_body,
-        "from_email": from_email,
-    }
-    transaction.on_commit(lambda: email_deliver.delay(**payload))
+    enqueue_on_commit(
+        email_deliver, to=list(to), subject=subject, body=body, html_body=html_body, from_email=from_email
+    )

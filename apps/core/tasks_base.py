@@ -30,7 +30,7 @@ class LoggedTask(Task):
         request_id = self.current_request_id()
         token = set_request_id(request_id)
         try:
-            logger.info("task %s started", self.name)
+            logger.info("task %s started (request %s)", self.name, request_id)
             return super().__call__(*args, **kwargs)
         finally:
             reset_request_id(token)
@@ -41,3 +41,15 @@ class LoggedTask(Task):
         if not value:
             value = (getattr(request, "headers", None) or {}).get(REQUEST_ID_HEADER)
         return value or get_request_id() or new_request_id()
+
+
+def enqueue_on_commit(task: Task, /, **kwargs) -> None:
+    """Send ``task`` with ``kwargs`` once the current transaction commits (never on rollback).
+
+    The request id is captured now, while the request that caused the task is being handled, so the
+    worker logs under it even though the message leaves later.
+    """
+    from django.db import transaction
+
+    request_id = get_request_id() or new_request_id()
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, headers={REQUEST_ID_HEADER: request_id}))

@@ -32,8 +32,18 @@ def test_admin_change_is_audited_with_old_and_new_values(admin_client_verified):
     url = reverse("admin:accounts_user_change", args=[target.pk])
     page = admin_client_verified.get(url)
     form = page.context["adminform"].form
-    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("password", "groups", "user_permissions")}
-    data.update({"first_name": "New", "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"})
+    data = {
+        k: v for k, v in form.initial.items() if v is not None and k not in ("password", "groups", "user_permissions")
+    }
+    data.update(
+        {
+            "first_name": "New",
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        }
+    )
     response = admin_client_verified.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     entry = AuditLogEntry.objects.get(object_type="accounts.user", object_id=str(target.pk))

@@ -17,8 +17,15 @@ PRODUCTION_ENV = {
 }
 
 
+def _clean_environ():
+    """The parent's environment minus what a production server would not have (the browser
+    tests' DJANGO_ALLOW_ASYNC_UNSAFE, the test database...)."""
+    dropped = set(PRODUCTION_ENV) | {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {k: v for k, v in os.environ.items() if k not in dropped}
+
+
 def _manage(*args, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    env = _clean_environ()
     env.update(env_extra if env_extra is not None else PRODUCTION_ENV)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
@@ -44,8 +51,10 @@ def test_production_logs_are_json_lines_with_the_request_id():
         "from apps.core.request_context import set_request_id; set_request_id('req-json-1');"
         "logging.getLogger('apps.orders').warning('order %s stuck', 'LB-1')"
     )
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV} | PRODUCTION_ENV
-    result = subprocess.run([sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
+    env = _clean_environ() | PRODUCTION_ENV
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
     line = result.stderr.strip().splitlines()[-1]
     record = json.loads(line)
     assert record["message"] == "order LB-1 stuck"

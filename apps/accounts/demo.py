@@ -7,7 +7,7 @@ from django.db import transaction
 
 from .models import User
 
-DEMO_PASSWORD = "LocalBazaar-demo-2026"
+DEMO_PASSWORD = "LocalBazaar-demo-2026"  # noqa: S105  (demo data only, printed by make run)
 DEMO_USERS = [
     ("buyer", "buyer@localbazaar.test", "Bea", "Buyer", {}),
     ("seller", "seller@localbazaar.test", "Sam", "Seller", {}),
@@ -25,9 +25,7 @@ def seed_demo_accounts() -> list[str]:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
-        EmailAddress.objects.update_or_create(
-            user=user, email=email, defaults={"verified": True, "primary": True}
-        )
+        EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         lines.append(f"  {role:<7} {email:<26} password: {DEMO_PASSWORD}")
     lines.append("  (the admin sets up two-factor authentication on the first visit to /admin/)")
     return ["Demo logins:", *lines]

@@ -54,7 +54,9 @@ def mfa_totp_setup_confirm(*, user: User, device_id: int, code: str) -> tuple[TO
     if not code.isdigit() or len(code) != device.digits:
         raise MfaError(_("Enter the %(digits)d-digit code your authenticator app shows.") % {"digits": device.digits})
     if not device.verify_token(code):
-        raise MfaError(_("That code is not right. Check that your phone's clock is correct and enter the current code."))
+        raise MfaError(
+            _("That code is not right. Check that your phone's clock is correct and enter the current code.")
+        )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user, confirmed=False).delete()
@@ -98,9 +100,7 @@ def mfa_code_check(*, user: User, code: str) -> CodeCheck:
     # Six digits come from the app; anything else can only be a backup code. Checking a code only
     # against the device it can belong to keeps one device's failures from throttling the other.
     is_app_code = code.isdigit() and len(code) <= 8
-    devices = [
-        d for d in user_verification_devices(user=user) if isinstance(d, TOTPDevice) == is_app_code
-    ]
+    devices = [d for d in user_verification_devices(user=user) if isinstance(d, TOTPDevice) == is_app_code]
     if not devices:
         if is_app_code:
             return CodeCheck(None, _("You have no authenticator app set up."))

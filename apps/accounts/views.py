@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import wraps
 
+import allauth.account.internal.stagekit  # noqa: F401  (allauth's stages module must load after it)
 import qrcode
 import qrcode.image.svg
-import allauth.account.internal.stagekit  # noqa: F401  (allauth's stages module must load after it)
 from allauth.account.stages import LoginStageController
 from django.conf import settings
 from django.contrib import messages
@@ -81,7 +81,9 @@ def mfa_setup(request):
             otp_login(request, device)
             request.session[BACKUP_CODES_SESSION_KEY] = codes
             messages.success(request, _("Two-factor authentication is on. Keep your backup codes somewhere safe."))
-            return redirect(f"{reverse('accounts:mfa')}?next={next_url}" if next_url != reverse("accounts:mfa") else next_url)
+            return redirect(
+                f"{reverse('accounts:mfa')}?next={next_url}" if next_url != reverse("accounts:mfa") else next_url
+            )
     context = {
         "form": form,
         "qr_svg": _qr_svg(device.config_url),

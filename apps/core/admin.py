@@ -51,10 +51,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
             if original is not None:
                 before = {name: self._field_value(original, name) for name in changed}
         super().save_model(request, obj, form, change)
-        diff = {
-            name: {"from": before.get(name), "to": self._field_value(obj, name)}
-            for name in changed
-        }
+        diff = {name: {"from": before.get(name), "to": self._field_value(obj, name)} for name in changed}
         audit_log_record(
             actor=request.user,
             action=AuditLogEntry.Action.UPDATE if change else AuditLogEntry.Action.CREATE,

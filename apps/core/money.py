@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision
 from babel.core import UnknownLocaleError
-from babel.numbers import UnknownCurrencyError, get_currency_name
+from babel.numbers import UnknownCurrencyError, format_currency, get_currency_name, get_currency_precision
 
 from .errors import ApplicationError
 

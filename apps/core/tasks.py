@@ -37,7 +37,7 @@ def email_deliver(*, to, subject, body, html_body=None, from_email=None) -> int:
 
 
 @shared_task(name="core.worker_heartbeat")
-def worker_heartbeat(token: str = "beat") -> dict:
+def worker_heartbeat(token: str = "beat") -> dict:  # noqa: S107  (a label, not a secret)
     """Record that a worker is alive (run by beat every minute; ops read the cache key).
 
     Stores the time, the token and the request id the task ran under, so a test or an operator can

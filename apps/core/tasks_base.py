@@ -19,7 +19,9 @@ REQUEST_ID_HEADER = "request_id"
 
 
 class LoggedTask(Task):
-    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, shadow=None, **options):
+    def apply_async(
+        self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, shadow=None, **options
+    ):
         headers = dict(options.pop("headers", None) or {})
         headers.setdefault(REQUEST_ID_HEADER, get_request_id() or new_request_id())
         return super().apply_async(

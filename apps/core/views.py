@@ -82,8 +82,9 @@ def _metrics_caller_allowed(request) -> bool:
 def metrics(request):
     """Prometheus exposition, only for allowed networks or the bearer token."""
     if not _metrics_caller_allowed(request):
-        response = HttpResponse("Forbidden: metrics need an allowed network or a bearer token.\n", status=403,
-                                content_type="text/plain")
+        response = HttpResponse(
+            "Forbidden: metrics need an allowed network or a bearer token.\n", status=403, content_type="text/plain"
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return ExportToDjangoView(request)
@@ -110,7 +111,9 @@ def error_404(request, exception=None):
 def error_500(request):
     if is_api_request(request):
         return problem_response(
-            request, 500, "server-error",
+            request,
+            500,
+            "server-error",
             "Something went wrong on our side. It has been logged; quote the request id if you contact support.",
         )
     return render(request, "500.html", status=500)

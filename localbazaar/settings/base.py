@@ -244,8 +244,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "LocalBazaar API",
     "DESCRIPTION": (
-        "The LocalBazaar integrator API. Every error is an RFC 9457 problem document "
-        "(`application/problem+json`)."
+        "The LocalBazaar integrator API. Every error is an RFC 9457 problem document (`application/problem+json`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

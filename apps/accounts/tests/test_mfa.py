@@ -200,9 +200,7 @@ def test_admin_refused_until_mfa_verified_in_this_session(client):
     client.force_login(staff)
     response = client.get("/admin/")
     assert response["Location"].startswith(reverse("accounts:mfa-verify"))
-    response = client.post(
-        reverse("accounts:mfa-verify"), {"code": current_totp(device), "next": "/admin/"}
-    )
+    response = client.post(reverse("accounts:mfa-verify"), {"code": current_totp(device), "next": "/admin/"})
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 

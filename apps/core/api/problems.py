@@ -133,9 +133,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 def problem_response(request, status_code: int, code: str, detail: str) -> JsonResponse:
     """A problem document from plain Django (URL not found, server error, MFA needed)."""
-    body = problem_document(
-        status_code=status_code, code=code, detail=detail, instance=request.get_full_path()
-    )
+    body = problem_document(status_code=status_code, code=code, detail=detail, instance=request.get_full_path())
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 

@@ -70,9 +70,7 @@ def test_metrics_refused_from_outside_without_token(client, settings):
 
 def test_metrics_with_the_bearer_token(client, settings):
     settings.METRICS_BEARER_TOKEN = "s3cret-token"
-    response = client.get(
-        reverse("core:metrics"), REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token"
-    )
+    response = client.get(reverse("core:metrics"), REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert response.status_code == 200
     assert b"django_http_requests_total_by_method_total" in response.content
 

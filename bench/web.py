@@ -90,8 +90,8 @@ def run() -> dict[str, float]:
     warmup = env_float("BENCH_WARMUP", 2)
     connections = env_int("BENCH_CONNECTIONS", 32)
     wrk_threads = env_int("BENCH_WRK_THREADS", 2)
-    workers = env_int("BENCH_WORKERS", 2)
-    threads = env_int("BENCH_THREADS", 4)
+    workers = env_int("BENCH_WORKERS", 3)
+    threads = env_int("BENCH_THREADS", 1)
     worker_class = "gthread" if threads > 1 else "sync"
     require_wrk()
 

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -56,6 +56,7 @@ def mfa_overview(request):
         "required": user_requires_mfa(user=user),
         "backup_codes_left": user_backup_codes_left(user=user),
         "fresh_codes": request.session.pop(BACKUP_CODES_SESSION_KEY, None),
+        "next": _safe_next(request, ""),
     }
     return render(request, "accounts/mfa_overview.html", context)
 
@@ -81,9 +82,9 @@ def mfa_setup(request):
             otp_login(request, device)
             request.session[BACKUP_CODES_SESSION_KEY] = codes
             messages.success(request, _("Two-factor authentication is on. Keep your backup codes somewhere safe."))
-            return redirect(
-                f"{reverse('accounts:mfa')}?next={next_url}" if next_url != reverse("accounts:mfa") else next_url
-            )
+            overview = reverse("accounts:mfa")
+            # The backup codes are shown on the overview first; its Continue button leads on.
+            return redirect(overview if next_url == overview else f"{overview}?{urlencode({'next': next_url})}")
     context = {
         "form": form,
         "qr_svg": _qr_svg(device.config_url),
@@ -109,7 +110,7 @@ def mfa_verify(request):
     if request.user.is_verified():
         return redirect(next_url)
     if not user_has_mfa(user=request.user):
-        return redirect(f"{reverse('accounts:mfa-setup')}?next={next_url}")
+        return redirect(f"{reverse('accounts:mfa-setup')}?{urlencode({'next': next_url})}")
     form = OtpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         result = mfa_code_check(user=request.user, code=form.cleaned_data["code"])
@@ -157,7 +158,7 @@ def mfa_authenticate(request):
 @require_POST
 def mfa_backup_codes(request):
     if user_has_mfa(user=request.user) and not request.user.is_verified():
-        return redirect(f"{reverse('accounts:mfa-verify')}?next={reverse('accounts:mfa')}")
+        return redirect(f"{reverse('accounts:mfa-verify')}?{urlencode({'next': reverse('accounts:mfa')})}")
     try:
         codes = mfa_backup_codes_regenerate(user=request.user)
     except MfaError as exc:

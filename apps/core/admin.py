@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .models import AuditLogEntry
@@ -37,7 +38,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
             return "***"
         try:
             field = obj._meta.get_field(name)
-        except Exception:
+        except FieldDoesNotExist:  # a form-only field, e.g. a password confirmation
             return None
         if field.many_to_many:
             return None if obj.pk is None else _jsonable(list(getattr(obj, name).values_list("pk", flat=True)))

@@ -251,3 +251,23 @@ def test_api_call_to_protected_prefix_without_mfa_gets_problem_json(client, sett
     assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "mfa-required"
+
+
+def test_setup_from_the_back_office_shows_codes_then_continues_there(client):
+    """Staff sent to set up MFA from /admin/ see their backup codes, then a Continue to /admin/."""
+    staff = StaffFactory()
+    client.force_login(staff)
+    setup_url = client.get("/admin/")["Location"]
+    client.get(setup_url)
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
+    response = client.post(setup_url, {"code": current_totp(device), "next": "/admin/"}, follow=True)
+    body = response.content.decode()
+    assert "Your backup codes" in body
+    assert 'href="/admin/"' in body
+    assert client.get("/admin/").status_code == 200
+
+
+def test_continue_link_never_points_off_site(client):
+    client.force_login(UserFactory())
+    body = client.get(reverse("accounts:mfa") + "?next=https://evil.example/").content.decode()
+    assert 'href="https://evil.example' not in body

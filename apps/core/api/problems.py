@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -139,6 +139,3 @@ def problem_response(request, status_code: int, code: str, detail: str) -> JsonR
 
 def is_api_request(request) -> bool:
     return request.path.startswith("/api/")
-
-
-__all__ = ["problem_exception_handler", "problem_response", "is_api_request", "status"]

@@ -130,3 +130,19 @@ def test_apps_depend_on_each_other_in_one_direction_only():
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports)], cwd=settings.BASE_DIR, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("language", ["es", "zh_Hans"])
+def test_translation_catalogs_are_complete(language):
+    """Every extracted string has a translation (run `make messages` and translate new ones)."""
+    from babel.messages.pofile import read_po
+
+    with open(Path(settings.BASE_DIR) / "locale" / language / "LC_MESSAGES" / "django.po", "rb") as handle:
+        catalog = read_po(handle)
+    missing = [
+        message.id
+        for message in catalog
+        if message.id
+        and (message.fuzzy or not (all(message.string) if isinstance(message.string, tuple) else message.string))
+    ]
+    assert missing == []

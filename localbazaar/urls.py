@@ -10,10 +10,16 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("accounts/", include(("apps.accounts.api.urls", "accounts"))),
+    path("", include(("apps.catalog.api.urls", "catalog"))),
 ]
 
 urlpatterns = [
     path("", include("apps.core.urls")),
+    path("", include(("apps.catalog.urls_public", "catalog"))),
+    path("search/", include(("apps.catalog.urls_search", "search"))),
+    path("sell/<slug:shop_slug>/products/", include(("apps.catalog.urls_seller", "catalog_seller"))),
+    path("sell/<slug:shop_slug>/imports/", include(("apps.catalog.urls_imports", "catalog_imports"))),
+    path("sell/", include("apps.shops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("apps.accounts.urls")),
     path("accounts/", include("allauth.urls")),

@@ -106,7 +106,7 @@ def _base32_secret(device) -> str:
 @require_http_methods(["GET", "POST"])
 def mfa_verify(request):
     """Step-up verification for a signed-in session (e.g. before the back office)."""
-    next_url = _safe_next(request, reverse("core:home"))
+    next_url = _safe_next(request, reverse("catalog:home"))
     if request.user.is_verified():
         return redirect(next_url)
     if not user_has_mfa(user=request.user):
@@ -125,7 +125,7 @@ def _login_stage_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.user.is_authenticated:
-            return redirect(_safe_next(request, reverse("core:home")))
+            return redirect(_safe_next(request, reverse("catalog:home")))
         stage = LoginStageController.enter(request, OTP_STAGE_KEY)
         if stage is None:
             return redirect("account_login")

@@ -3,9 +3,7 @@
 A domain app registers in its ``AppConfig.ready()``:
 
 - a *demo seeder* (``demo_seeders.register(name, func, order)``) that ``manage.py seed_demo`` runs;
-  each returns lines to print (e.g. the logins it created);
-- a *search provider* (``search_providers.register(name, func)``) that the site search calls with
-  the query and the request, returning a list of :class:`SearchHit`.
+  each returns lines to print (e.g. the logins it created).
 """
 
 from __future__ import annotations
@@ -13,15 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    title: str
-    url: str
-    kind: str
-    summary: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,4 +28,3 @@ class _Registry:
 
 
 demo_seeders = _Registry()
-search_providers = _Registry()

@@ -1,4 +1,4 @@
-"""Core pages: home, site search, health checks, metrics and error pages."""
+"""Core pages: health checks, metrics and error pages."""
 
 from __future__ import annotations
 
@@ -8,33 +8,12 @@ import secrets
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
 from .api.problems import is_api_request, problem_response
-from .registry import search_providers
 from .selectors import readiness_checks
-
-SEARCH_QUERY_MAX_LENGTH = 200
-
-
-def home(request):
-    return render(request, "core/home.html")
-
-
-@require_GET
-def search(request):
-    query = (request.GET.get("q") or "").strip()
-    error = None
-    hits = []
-    if len(query) > SEARCH_QUERY_MAX_LENGTH:
-        error = _("Your search is too long: use at most %(max)d characters.") % {"max": SEARCH_QUERY_MAX_LENGTH}
-    elif query:
-        for _name, provider in search_providers.items():
-            hits.extend(provider(query=query, request=request))
-    return render(request, "core/search.html", {"query": query, "hits": hits, "error": error})
 
 
 @never_cache

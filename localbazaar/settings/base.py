@@ -41,11 +41,15 @@ THIRD_PARTY_APPS = [
     "django_otp.plugins.otp_static",
     "django_htmx",
     "csp",
+    "django_filters",
+    "django.contrib.postgres",
 ]
 # Listed in dependency order (see docs in README "Architecture"): an app imports only earlier ones.
 LOCAL_APPS = [
     "apps.core",
     "apps.accounts",
+    "apps.shops",
+    "apps.catalog",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -129,8 +133,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "core:home"
-ACCOUNT_LOGOUT_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "catalog:home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "catalog:home"
 
 ACCOUNT_ADAPTER = "apps.accounts.adapters.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -160,8 +164,9 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 MFA_BACKUP_CODE_COUNT = 10
 # Shop owners must use MFA to reach the seller portal (buyers may opt in).
 MFA_REQUIRED_FOR_SHOP_OWNERS = env.bool("MFA_REQUIRED_FOR_SHOP_OWNERS", default=True)
-# Pages under these prefixes are back-office pages: staff reach them only with MFA verified.
-MFA_PROTECTED_PATH_PREFIXES = ["/admin/", "/backoffice/"]
+# Back-office pages (admin, back office, the seller portal): whoever must use MFA (staff, shop owners)
+# reaches them only with MFA verified in the session.
+MFA_PROTECTED_PATH_PREFIXES = ["/admin/", "/backoffice/", "/sell/"]
 # Pages a signed-in user whose MFA is not yet verified may still open.
 MFA_EXEMPT_PATH_PREFIXES = [
     "/accounts/logout/",
@@ -314,3 +319,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Product ------------------------------------------------------------------------------------
 SITE_NAME = env("SITE_NAME", default="LocalBazaar")
 CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
+IMAGE_UPLOAD_MAX_BYTES = env.int("IMAGE_UPLOAD_MAX_BYTES", default=5_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000_000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+# Dedicated tenancy: the slug of the one shop this deployment serves (empty: the shared marketplace).
+LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")

@@ -1,0 +1,5 @@
+from apps.core.errors import ApplicationError
+
+
+class CatalogError(ApplicationError):
+    code = "catalog-error"

@@ -1,0 +1,171 @@
+"""Catalog writes: products and their variants, tags, status changes. One transaction each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from apps.shops.models import Shop
+
+from .errors import CatalogError
+from .models import Category, Product, Tag, Variant
+
+
+@dataclass
+class VariantData:
+    sku: str
+    price: Decimal
+    options: dict[str, str] = field(default_factory=dict)
+    compare_at_price: Decimal | None = None
+    weight_grams: int = 0
+    is_active: bool = True
+
+
+def _unique_slug(*, shop: Shop, title: str, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:170] or "product"
+    slug, n = base, 2
+    qs = Product.objects.filter(shop=shop)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    while qs.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+def _tags_from_names(names: list[str]) -> list[Tag]:
+    tags = []
+    for name in {n.strip().lower() for n in names if n and n.strip()}:
+        tag, _created = Tag.objects.get_or_create(slug=slugify(name)[:40] or name[:40], defaults={"name": name[:40]})
+        tags.append(tag)
+    return tags
+
+
+def _validate_variant(*, shop: Shop, data: VariantData) -> None:
+    if not data.sku or not data.sku.strip():
+        raise CatalogError(_("Every variant needs a SKU."))
+    if data.price is None or Decimal(data.price) < 0:
+        raise CatalogError(_("Price must be zero or more (SKU %(sku)s).") % {"sku": data.sku})
+    if data.compare_at_price is not None and Decimal(data.compare_at_price) <= Decimal(data.price):
+        raise CatalogError(
+            _("The compare-at price must be above the price for a deal (SKU %(sku)s).") % {"sku": data.sku}
+        )
+    if data.weight_grams is None or int(data.weight_grams) < 0:
+        raise CatalogError(_("Weight cannot be negative (SKU %(sku)s).") % {"sku": data.sku})
+
+
+def _save_variant(variant: Variant) -> Variant:
+    variant.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            variant.save()
+    except IntegrityError as exc:
+        raise CatalogError(
+            _("SKU %(sku)s is already used by another product in your shop.") % {"sku": variant.sku}
+        ) from exc
+    return variant
+
+
+@transaction.atomic
+def product_create(
+    *,
+    shop: Shop,
+    title: str,
+    variants: list[VariantData],
+    description: str = "",
+    category: Category | None = None,
+    status: str = Product.Status.DRAFT,
+    tags: list[str] | None = None,
+) -> Product:
+    """Create a product with at least one variant; all of it or nothing."""
+    if not variants:
+        raise CatalogError(_("A product needs at least one variant with a SKU and a price."))
+    skus = [v.sku.strip() for v in variants]
+    if len(set(skus)) != len(skus):
+        raise CatalogError(_("Each variant needs its own SKU."))
+    for data in variants:
+        _validate_variant(shop=shop, data=data)
+    product = Product(
+        shop=shop,
+        title=title.strip(),
+        slug=_unique_slug(shop=shop, title=title),
+        description=description,
+        category=category,
+        status=status,
+        published_at=timezone.now() if status == Product.Status.ACTIVE else None,
+    )
+    product.full_clean()
+    product.save()
+    for position, data in enumerate(variants):
+        _save_variant(
+            Variant(
+                product=product,
+                shop=shop,
+                sku=data.sku.strip(),
+                options=data.options,
+                price=data.price,
+                compare_at_price=data.compare_at_price,
+                weight_grams=data.weight_grams,
+                is_active=data.is_active,
+                position=position,
+            )
+        )
+    if tags:
+        product.tags.set(_tags_from_names(tags))
+    return product
+
+
+@transaction.atomic
+def product_update(*, product: Product, tags: list[str] | None = None, **fields: Any) -> Product:
+    """Change a product's details; publishing sets ``published_at`` the first time."""
+    allowed = {"title", "description", "category", "status"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise CatalogError(_("Unknown product fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    for name, value in fields.items():
+        setattr(product, name, value)
+    if product.status == Product.Status.ACTIVE and product.published_at is None:
+        if not product.variants.filter(is_active=True).exists():
+            raise CatalogError(_("Add an available variant before publishing."))
+        product.published_at = timezone.now()
+    product.full_clean()
+    product.save()
+    if tags is not None:
+        product.tags.set(_tags_from_names(tags))
+    return product
+
+
+@transaction.atomic
+def product_archive(*, product: Product) -> Product:
+    """Hide a product from buyers; it stays in order history."""
+    product.status = Product.Status.ARCHIVED
+    product.save(update_fields=["status", "updated_at"])
+    return product
+
+
+@transaction.atomic
+def variant_upsert(*, product: Product, data: VariantData) -> Variant:
+    """Create the variant with this SKU, or update it when the product already has it."""
+    _validate_variant(shop=product.shop, data=data)
+    variant = Variant.objects.filter(product=product, sku=data.sku.strip()).first()
+    if variant is None:
+        variant = Variant(product=product, shop=product.shop, sku=data.sku.strip(), position=product.variants.count())
+    variant.options = data.options
+    variant.price = data.price
+    variant.compare_at_price = data.compare_at_price
+    variant.weight_grams = data.weight_grams
+    variant.is_active = data.is_active
+    return _save_variant(variant)
+
+
+@transaction.atomic
+def variant_remove(*, variant: Variant) -> None:
+    if variant.product.variants.count() <= 1:
+        raise CatalogError(_("A product needs at least one variant: archive the product instead."))
+    variant.delete()

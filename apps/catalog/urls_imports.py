@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views_imports
+
+urlpatterns = [
+    path("", views_imports.import_list, name="list"),
+]

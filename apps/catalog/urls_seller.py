@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views_seller
+
+urlpatterns = [
+    path("", views_seller.product_list, name="list"),
+]

@@ -110,8 +110,13 @@ def shop_open(
 @transaction.atomic
 def shop_update(*, shop: Shop, **fields: Any) -> Shop:
     """Change a shop's settings. Coordinates follow the postcode when only the postcode changes."""
-    postcode_changed = "postcode" in fields and fields["postcode"] != shop.postcode
+    current = Shop.objects.only("postcode", "latitude", "longitude").get(pk=shop.pk)
     coords_given = fields.get("latitude") is not None and fields.get("longitude") is not None
+    if not coords_given:
+        fields.pop("latitude", None)
+        fields.pop("longitude", None)
+        shop.latitude, shop.longitude = current.latitude, current.longitude
+    postcode_changed = "postcode" in fields and fields["postcode"] != current.postcode
     for name, value in fields.items():
         setattr(shop, name, value)
     if postcode_changed and not coords_given:

@@ -10,6 +10,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
     path("accounts/", include(("apps.accounts.api.urls", "accounts"))),
+    path("", include(("apps.shops.api.urls", "shops"))),
     path("", include(("apps.catalog.api.urls", "catalog"))),
 ]
 

@@ -8,3 +8,10 @@ class CatalogConfig(AppConfig):
     name = "apps.catalog"
     label = "catalog"
     verbose_name = _("Catalog")
+
+    def ready(self) -> None:
+        from apps.core.registry import demo_seeders
+
+        from .demo import seed_demo_catalog
+
+        demo_seeders.register("catalog", seed_demo_catalog, order=30)

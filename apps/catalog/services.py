@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -60,6 +62,15 @@ def _validate_variant(*, shop: Shop, data: VariantData) -> None:
         raise CatalogError(_("Weight cannot be negative (SKU %(sku)s).") % {"sku": data.sku})
 
 
+def _last_variant_error() -> CatalogError:
+    return CatalogError(_("A product needs at least one variant: archive the product instead."))
+
+
+def product_lock(product: Product) -> None:
+    """Serialise writes to one product's variants and images (e.g. two "remove" clicks at once)."""
+    Product.objects.select_for_update().filter(pk=product.pk).values_list("pk", flat=True).first()
+
+
 def _save_variant(variant: Variant) -> Variant:
     variant.full_clean(validate_unique=False, validate_constraints=False)
     try:
@@ -82,8 +93,13 @@ def product_create(
     category: Category | None = None,
     status: str = Product.Status.DRAFT,
     tags: list[str] | None = None,
+    slug: str = "",
 ) -> Product:
-    """Create a product with at least one variant; all of it or nothing."""
+    """Create a product with at least one variant; all of it or nothing.
+
+    ``slug`` pins the product's web address (a CSV import's ``product_ref``); by default one is made
+    from the title. A pinned slug another product of the shop already has raises CatalogError.
+    """
     if not variants:
         raise CatalogError(_("A product needs at least one variant with a SKU and a price."))
     skus = [v.sku.strip() for v in variants]
@@ -91,10 +107,12 @@ def product_create(
         raise CatalogError(_("Each variant needs its own SKU."))
     for data in variants:
         _validate_variant(shop=shop, data=data)
+    if slug and Product.objects.filter(shop=shop, slug=slug).exists():
+        raise CatalogError(_("Another product in your shop already uses the address “%(slug)s”.") % {"slug": slug})
     product = Product(
         shop=shop,
         title=title.strip(),
-        slug=_unique_slug(shop=shop, title=title),
+        slug=slug or _unique_slug(shop=shop, title=title),
         description=description,
         category=category,
         status=status,
@@ -166,6 +184,85 @@ def variant_upsert(*, product: Product, data: VariantData) -> Variant:
 
 @transaction.atomic
 def variant_remove(*, variant: Variant) -> None:
+    """Delete one variant; the last one of a product stays (archive the product instead)."""
+    product_lock(variant.product)
     if variant.product.variants.count() <= 1:
-        raise CatalogError(_("A product needs at least one variant: archive the product instead."))
+        raise _last_variant_error()
     variant.delete()
+
+
+@dataclass
+class VariantEdit:
+    """One row of a product's variant list as the seller submitted it: an existing variant
+    (``variant_id``) with its new values, or a new variant (``variant_id=None``)."""
+
+    data: VariantData
+    variant_id: int | None = None
+
+
+@transaction.atomic
+def product_variants_sync(*, product: Product, variants: list[VariantEdit]) -> list[Variant]:
+    """Make the product's variants exactly ``variants``, in that order: update the ones with an id,
+    create the ones without, remove the rest. All of it or nothing; never leaves zero variants."""
+    product_lock(product)
+    if not variants:
+        raise _last_variant_error()
+    skus = [row.data.sku.strip() for row in variants]
+    duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+    if duplicates:
+        raise CatalogError(
+            _("Each variant needs its own SKU (%(skus)s is repeated).") % {"skus": ", ".join(duplicates)}
+        )
+    for row in variants:
+        _validate_variant(shop=product.shop, data=row.data)
+    existing = {v.pk: v for v in Variant.objects.filter(product=product)}
+    ids = [row.variant_id for row in variants if row.variant_id is not None]
+    kept_ids = set(ids)
+    if len(kept_ids) != len(ids) or kept_ids - set(existing):
+        raise CatalogError(_("A variant on this page was removed meanwhile. Reload the page and try again."))
+    Variant.objects.filter(pk__in=set(existing) - kept_ids).delete()
+    # SKUs are unique per shop and checked row by row, so two variants swapping SKUs would collide
+    # with each other: park the renamed ones under a placeholder first.
+    renamed = [
+        row.variant_id for row in variants if row.variant_id and existing[row.variant_id].sku != row.data.sku.strip()
+    ]
+    if renamed:
+        Variant.objects.filter(pk__in=renamed).update(sku=Concat(Value("~renaming~"), Cast("pk", CharField())))
+    saved = []
+    for position, row in enumerate(variants):
+        data = row.data
+        variant = existing[row.variant_id] if row.variant_id else Variant(product=product, shop=product.shop)
+        variant.sku = data.sku.strip()
+        variant.options = data.options
+        variant.price = data.price
+        variant.compare_at_price = data.compare_at_price
+        variant.weight_grams = data.weight_grams
+        variant.is_active = data.is_active
+        variant.position = position
+        saved.append(_save_variant(variant))
+    getattr(product, "_prefetched_objects_cache", {}).pop("variants", None)
+    return saved
+
+
+@transaction.atomic
+def product_update_with_variants(
+    *, product: Product, variants: list[VariantEdit], tags: list[str] | None = None, **fields: Any
+) -> Product:
+    """The seller's edit form in one transaction: variants first (so publishing sees them), then
+    the product's own fields and tags. Any refusal leaves the product as it was."""
+    product_variants_sync(product=product, variants=variants)
+    return product_update(product=product, tags=tags, **fields)
+
+
+@transaction.atomic
+def product_patch(
+    *, product: Product, variants: list[VariantData] | None = None, tags: list[str] | None = None, **fields: Any
+) -> Product:
+    """An integration's partial update: upsert ``variants`` by SKU (the product's other variants stay
+    as they are), then change the product's fields and tags. All of it or nothing; variants come
+    first so that publishing in the same request sees them."""
+    product_lock(product)
+    for data in variants or []:
+        variant_upsert(product=product, data=data)
+    getattr(product, "_prefetched_objects_cache", {}).pop("variants", None)
+    return product_update(product=product, tags=tags, **fields)

@@ -4,4 +4,5 @@ from . import views_search
 
 urlpatterns = [
     path("", views_search.search_results, name="results"),
+    path("location/", views_search.location_set, name="location"),
 ]

@@ -4,12 +4,17 @@ or objects are simply not found (404)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.text import Truncator
 
-from .models import ApiKey, Invitation, Membership, Shop
+from .models import ApiKey, Invitation, Membership, OpeningHours, Shop
 from .permissions import Role
 
 
@@ -25,6 +30,16 @@ def shops_public() -> QuerySet[Shop]:
     if slug:
         qs = qs.filter(slug=slug)
     return qs
+
+
+def shop_list_public(*, query: str = "", postcode: str = "") -> QuerySet[Shop]:
+    """The public shop directory, filtered by words in the name or tagline and a postcode prefix."""
+    qs = shops_public()
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(tagline__icontains=query))
+    if postcode:
+        qs = qs.filter(postcode__startswith=postcode.replace(" ", ""))
+    return qs.order_by("name", "id")
 
 
 def shop_get_public(*, slug: str) -> Shop:
@@ -111,3 +126,64 @@ def api_key_find(*, raw_key: str) -> ApiKey | None:
         return None
     digest = hashlib.sha256(raw_key.encode()).hexdigest()
     return ApiKey.objects.select_related("shop").filter(key_hash=digest, revoked_at__isnull=True).first()
+
+
+# --- opening hours -----------------------------------------------------------------------------
+
+
+def _shop_local_time(shop: Shop, at: datetime | None) -> datetime:
+    moment = at or timezone.now()
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment.astimezone(ZoneInfo(shop.time_zone))
+
+
+def shop_is_open_now(shop: Shop, at: datetime | None = None) -> bool:
+    """Whether the shop is open at ``at`` (default: now), read on the clock of the shop's time zone.
+
+    Uses ``shop.opening_hours.all()``: prefetch ``opening_hours`` when asking for many shops. A period
+    includes its opening minute and excludes its closing minute (09:00–18:00 is closed at 18:00).
+    """
+    local = _shop_local_time(shop, at)
+    weekday, clock = local.weekday(), local.time().replace(tzinfo=None)
+    return any(h.weekday == weekday and h.opens <= clock < h.closes for h in shop.opening_hours.all())
+
+
+@dataclass(frozen=True)
+class OpeningDay:
+    weekday: int
+    name: str
+    periods: list[OpeningHours]
+    is_today: bool
+
+
+def shop_opening_week(shop: Shop, at: datetime | None = None) -> list[OpeningDay]:
+    """Monday to Sunday with each day's opening periods (none: closed), today marked in shop time."""
+    today = _shop_local_time(shop, at).weekday()
+    by_day: dict[int, list[OpeningHours]] = {}
+    for period in sorted(shop.opening_hours.all(), key=lambda h: (h.weekday, h.opens)):
+        by_day.setdefault(period.weekday, []).append(period)
+    return [
+        OpeningDay(weekday=day, name=str(label), periods=by_day.get(day, []), is_today=day == today)
+        for day, label in OpeningHours.Weekday.choices
+    ]
+
+
+def shop_story_excerpt(shop: Shop, *, words: int = 60) -> str:
+    """The start of the shop's story (Markdown) for a product page: its paragraphs without the
+    headings, cut after about ``words`` words at a paragraph or word boundary."""
+    blocks = [block.strip() for block in (shop.story or "").replace("\r\n", "\n").split("\n\n")]
+    kept: list[str] = []
+    remaining = words
+    for block in blocks:
+        if not block or block.startswith("#"):
+            continue
+        count = len(block.split())
+        if count > remaining:
+            kept.append(Truncator(" ".join(block.split())).words(remaining, truncate="…"))
+            break
+        kept.append(block)
+        remaining -= count
+        if remaining <= 0:
+            break
+    return "\n\n".join(kept)

@@ -235,16 +235,22 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Shop integrations send "Authorization: Api-Key <key>"; people use their signed-in session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.shops.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A signed-in person; views opt in to API keys with ShopPermission (or AllowAny for public reads).
+    "DEFAULT_PERMISSION_CLASSES": ["apps.shops.api.permissions.IsAuthenticatedPerson"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.problems.problem_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
+    # Requests made with an API key are counted per key (per-plan limits come with billing).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.shops.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_THROTTLE_RATE", default="600/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "LocalBazaar API",

@@ -4,9 +4,9 @@ and only what their role allows."""
 import pytest
 from django.urls import reverse
 
-from apps.catalog.tests.factories import ProductFactory
+from apps.shops.tests.factories import MembershipFactory
 
-from .factories import MembershipFactory
+from .factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 

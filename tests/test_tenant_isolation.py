@@ -1,0 +1,281 @@
+"""Tenant isolation, swept over every seller-side door the URL conf has.
+
+The routes are discovered from ``django.urls.get_resolver()``, so a seller page or shop API route
+added tomorrow is covered without touching this file: it is built with another shop's slug and
+object ids and must answer 404, as if that shop and its objects did not exist. A new route under
+``/sell/`` or ``/api/v1/`` that is neither shop-scoped nor listed below as deliberately not
+shop-scoped fails the sweep, and so does a path parameter with no object to fill it with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
+from django.utils import timezone
+from PIL import Image
+
+from apps.catalog.models import ImportJob, ProductImage
+from apps.catalog.tests.factories import ProductFactory, VariantFactory
+from apps.shops.models import ApiScope, Invitation, ShopPhoto
+from apps.shops.tests.factories import MembershipFactory, ShopFactory, api_key_for
+
+pytestmark = pytest.mark.django_db
+
+SELLER_PREFIX = "sell/"
+API_PREFIX = "api/v1/"
+SHOP_SLUG = "<slug:shop_slug>"
+PROBLEM = "application/problem+json"
+
+# Routes under /sell/ and /api/v1/ that deliberately act on no particular shop (classified by
+# hand: a new unscoped route must be added here on purpose, or scoped by <shop_slug>).
+NOT_SHOP_SCOPED = {
+    "shops:seller-home",  # lists the user's own memberships
+    "shops:open",
+    "shops:tenancy",
+    "shops:invitation-accept",  # by secret token, for the invited email only
+    "api:schema",
+    "api:docs",
+    "api:accounts:me",
+    "api:shops:shop-list",  # public reads
+    "api:shops:shop-detail",
+    "api:catalog:category-list",
+    "api:catalog:product-list",
+    "api:catalog:product-detail",
+    "api:catalog:search",
+}
+
+# Routes that must be discovered (guards against the discovery itself silently finding nothing).
+KNOWN_SHOP_ROUTES = {
+    "shops:dashboard",
+    "shops:settings",
+    "shops:photo-delete",
+    "shops:member-role",
+    "shops:invitation-revoke",
+    "shops:api-keys",
+    "shops:api-key-revoke",
+    "catalog_seller:list",
+    "catalog_seller:edit",
+    "catalog_seller:image-delete",
+    "catalog_imports:list",
+    "catalog_imports:detail",
+    "api:catalog:shop-product-list",
+    "api:catalog:shop-product-detail",
+    "api:catalog:shop-product-archive",
+}
+
+PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    route: str  # e.g. "sell/<slug:shop_slug>/products/<int:product_id>/"
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith(API_PREFIX)
+
+    @property
+    def object_params(self) -> list[str]:
+        return [m["name"] for m in PARAM.finditer(self.route) if m["name"] != "shop_slug"]
+
+    def build(self, shop_slug: str, objects: dict[str, int]) -> str:
+        def value(match: re.Match) -> str:
+            return shop_slug if match["name"] == "shop_slug" else str(objects[match["name"]])
+
+        return "/" + PARAM.sub(value, self.route)
+
+
+def _walk(patterns, prefix: str = "", namespace: str = ""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else entry.namespace or namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner or "")
+        elif isinstance(entry, URLPattern):
+            route = prefix + str(entry.pattern)
+            if (route.startswith(SELLER_PREFIX) or route.startswith(API_PREFIX)) and not isinstance(
+                entry.pattern, RoutePattern
+            ):
+                raise AssertionError(f"{route}: use path(), not re_path(), so the sweep can build it")
+            name = f"{namespace}:{entry.name}" if namespace else (entry.name or "")
+            yield Route(name=name or route, route=route)
+
+
+def shop_routes() -> list[Route]:
+    """Every seller page and shop API route; fails on a route that is not classified."""
+    routes, unclassified = [], []
+    for route in _walk(get_resolver().url_patterns):
+        if not (route.route.startswith(SELLER_PREFIX) or route.is_api):
+            continue
+        scoped = SHOP_SLUG in route.route or route.route.startswith(f"{API_PREFIX}shop/")
+        if scoped:
+            routes.append(route)
+        elif route.name not in NOT_SHOP_SCOPED:
+            unclassified.append(f"/{route.route} ({route.name})")
+    assert not unclassified, (
+        "Routes under /sell/ or /api/v1/ that are not scoped by <slug:shop_slug>: scope them, or add "
+        f"them to NOT_SHOP_SCOPED if they truly act on no shop: {unclassified}"
+    )
+    missing = KNOWN_SHOP_ROUTES - {r.name for r in routes}
+    assert not missing, f"The sweep no longer discovers {sorted(missing)}"
+    return routes
+
+
+# --- objects to fill path parameters with ------------------------------------------------------
+
+
+def _png(name: str) -> ContentFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, format="PNG")
+    return ContentFile(buffer.getvalue(), name=name)
+
+
+def objects_in(shop) -> dict[str, int]:
+    """One object of each kind a seller route can name, created in ``shop``: param name → id."""
+    product = ProductFactory(shop=shop)
+    variant = VariantFactory(product=product)
+    image = ProductImage.objects.create(product=product, image=_png("basket.png"), alt_text="Basket")
+    job = ImportJob.objects.create(
+        shop=shop, file=ContentFile(b"title,sku,price\n", name="products.csv"), original_name="products.csv"
+    )
+    member = MembershipFactory(shop=shop, role="manager")
+    invitation = Invitation.objects.create(
+        shop=shop,
+        email=f"invitee-{shop.pk}@example.com",
+        role="manager",
+        token_hash=hashlib.sha256(secrets.token_bytes(16)).hexdigest(),
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    key, _raw = api_key_for(shop, [ApiScope.CATALOG_READ])
+    photo = ShopPhoto.objects.create(shop=shop, image=_png("front.png"))
+    return {
+        "product_id": product.pk,
+        "variant_id": variant.pk,
+        "image_id": image.pk,
+        "job_id": job.pk,
+        "membership_id": member.pk,
+        "invitation_id": invitation.pk,
+        "key_id": key.pk,
+        "photo_id": photo.pk,
+    }
+
+
+def _check_params(routes: list[Route], objects: dict[str, int]) -> None:
+    unknown = sorted({p for r in routes for p in r.object_params} - set(objects))
+    assert not unknown, f"No object to fill path parameter(s) {unknown}: add them to objects_in()"
+
+
+@pytest.fixture
+def two_shops(client, login_verified):
+    """Shop A with a signed-in, MFA-verified owner (``client``) and an all-scopes API key
+    (``key_client``, no session); shop B. Both shops hold one object of every kind."""
+    owner = MembershipFactory(role="owner")
+    login_verified(client, owner.user)
+    _key, raw = api_key_for(owner.shop, list(ApiScope.values))
+    shop_b = ShopFactory()
+    return {
+        "a": owner.shop,
+        "b": shop_b,
+        "a_objects": objects_in(owner.shop),
+        "b_objects": objects_in(shop_b),
+        "key_client": Client(HTTP_AUTHORIZATION=f"Api-Key {raw}"),
+    }
+
+
+def _request(client, method: str, url: str):
+    if method in ("post", "patch", "put"):
+        if "/api/" in url:
+            return getattr(client, method)(url, data="{}", content_type="application/json")
+        return getattr(client, method)(url, data={})
+    return getattr(client, method)(url)
+
+
+def _methods(route: Route) -> list[str]:
+    return ["get", "post", "patch", "put", "delete"] if route.is_api else ["get", "post"]
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+def test_no_seller_page_or_shop_api_route_reaches_another_shop(client, two_shops):
+    """Shop A's owner (MFA-verified session) and shop A's API key get 404 on every shop-scoped
+    route built with shop B's slug and B's object ids, for every method; and with A's own slug
+    but B's object ids (one at a time, the rest A's) 404 too, or 405 where the method is not
+    served. The API key is no credential for the seller portal at all (sign-in redirect)."""
+    routes = shop_routes()
+    a, b, key_client = two_shops["a"], two_shops["b"], two_shops["key_client"]
+    a_objects, b_objects = two_shops["a_objects"], two_shops["b_objects"]
+    _check_params(routes, b_objects)
+    failures: list[str] = []
+
+    def expect(response, allowed: set[int], what: str, url: str) -> None:
+        if response.status_code not in allowed:
+            failures.append(f"{what} {url} → {response.status_code}")
+        elif response.status_code == 404 and "/api/" in url and response["Content-Type"] != PROBLEM:
+            failures.append(f"{what} {url} → 404 without a problem document")
+
+    for route in routes:
+        principals = [("owner of A", client), ("A's key", key_client)]
+        url = route.build(b.slug, b_objects)
+        for method in _methods(route):
+            expect(_request(client, method, url), {404}, f"owner of A: {method.upper()}", url)
+            if route.is_api:
+                expect(_request(key_client, method, url), {404}, f"A's key: {method.upper()}", url)
+            else:
+                response = _request(key_client, method, url)
+                if response.status_code != 302 or "/accounts/login/" not in response["Location"]:
+                    failures.append(f"A's key on the seller portal: {method.upper()} {url} → {response.status_code}")
+
+        # A's own slug with B's objects: the classic insecure direct object reference.
+        for foreign in route.object_params:
+            url = route.build(a.slug, {**a_objects, foreign: b_objects[foreign]})
+            got_404 = False
+            for method in _methods(route):
+                for label, who in principals if route.is_api else principals[:1]:
+                    response = _request(who, method, url)
+                    expect(response, {404, 405}, f"{label} with B's {foreign}: {method.upper()}", url)
+                    got_404 |= response.status_code == 404
+            if not got_404:
+                failures.append(f"{url}: no method answered 404 for B's {foreign}")
+
+    assert not failures, "Tenant isolation broken:\n" + "\n".join(failures)
+
+
+def test_own_shop_routes_are_reachable(client, two_shops):
+    """The same routes with shop A's own slug and objects are there for A: the 404s above come
+    from scoping, not from URLs the sweep built wrong. GET answers anything but 404 (405 where a
+    route only takes POST), for A's owner and, on the API, for A's key."""
+    routes = shop_routes()
+    a, a_objects, key_client = two_shops["a"], two_shops["a_objects"], two_shops["key_client"]
+    _check_params(routes, a_objects)
+    failures, ok = [], set()
+    for route in routes:
+        url = route.build(a.slug, a_objects)
+        response = client.get(url)
+        if response.status_code in (404, 500):
+            failures.append(f"owner of A: GET {url} → {response.status_code}")
+        elif response.status_code == 200:
+            ok.add(route.name)
+        if route.is_api and key_client.get(url).status_code not in (200, 405):
+            failures.append(f"A's key: GET {url} → {key_client.get(url).status_code}")
+
+    assert not failures, "\n".join(failures)
+    assert {
+        "shops:dashboard",
+        "shops:api-keys",
+        "catalog_seller:list",
+        "catalog_seller:edit",
+        "catalog_imports:detail",
+        "api:catalog:shop-product-list",
+        "api:catalog:shop-product-detail",
+    } <= ok

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from django.db.models import F, FloatField, Value
-from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
+from django.db.models.functions import ASin, Cast, Cos, Least, Power, Radians, Sin, Sqrt
 
 EARTH_RADIUS_KM = 6371.0088
 _DATA = Path(__file__).parent / "data" / "sg_postal_districts.csv"
@@ -79,8 +79,9 @@ def distance_km_expression(point: Point, *, latitude: str = "latitude", longitud
     """
     lat0 = Value(float(point.latitude), output_field=FloatField())
     lon0 = Value(float(point.longitude), output_field=FloatField())
-    lat = F(latitude)
-    lon = F(longitude)
+    # Coordinates are stored as Decimal; the trigonometry runs on floats.
+    lat = Cast(F(latitude), FloatField())
+    lon = Cast(F(longitude), FloatField())
     h = Power(Sin((Radians(lat) - Radians(lat0)) / 2), 2) + Cos(Radians(lat0)) * Cos(Radians(lat)) * Power(
         Sin((Radians(lon) - Radians(lon0)) / 2), 2
     )

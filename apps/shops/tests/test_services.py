@@ -196,3 +196,16 @@ def test_readme_shows_the_matrix_from_code():
     from django.conf import settings
 
     assert matrix_markdown() in (Path(settings.BASE_DIR) / "README.md").read_text()
+
+
+def test_distance_from_a_point_to_shops_in_the_database():
+    """apps.core.geo.distance_km_expression on Decimal coordinates, ordered nearest first."""
+    from apps.core.geo import Point, distance_km_expression
+    from apps.shops.models import Shop
+
+    near = ShopFactory(latitude=Decimal("1.300000"), longitude=Decimal("103.850000"))
+    far = ShopFactory(latitude=Decimal("1.440000"), longitude=Decimal("103.800000"))
+    here = Point(Decimal("1.301000"), Decimal("103.851000"))
+    rows = list(Shop.objects.annotate(km=distance_km_expression(here)).order_by("km").values_list("pk", "km"))
+    assert [pk for pk, _km in rows] == [near.pk, far.pk]
+    assert rows[0][1] < 0.2 < 15 < rows[1][1] < 17

@@ -4,6 +4,8 @@
   apps/catalog/search.py builds (title weight A, description weight C, configuration 'simple').
   The expression below is a copy frozen in this migration; it must stay identical to the one the
   queries use, or PostgreSQL cannot use the index (a test in test_search.py checks the plan).
+- ``catalog_product_title_fts``: GIN over ``title_document()`` (the title alone), which tells title
+  matches apart for relevance without building a tsvector per matching row.
 - ``catalog_product_title_trgm``: GIN trigram index on the title (pg_trgm ``gin_trgm_ops``) for
   fuzzy matches (``title %> query``, word similarity); pg_trgm folds case itself.
 
@@ -22,8 +24,10 @@ def _indexes():
     document = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
         "description", weight="C", config=SEARCH_CONFIG
     )
+    title = SearchVector("title", config=SEARCH_CONFIG)
     return [
         GinIndex(document, name="catalog_product_search_doc"),
+        GinIndex(title, name="catalog_product_title_fts"),
         GinIndex(OpClass("title", name="gin_trgm_ops"), name="catalog_product_title_trgm"),
     ]
 

@@ -33,9 +33,10 @@ each match tier. Until then it returns None and nothing is pretended.
 
 Cost (PostgreSQL): one small query finds the categories and tags named by the query, one finds the
 page of ids, scores and the total (a window count); when exact matches are few, another adds the
-similar titles; one more loads the cards (``with_listing_data``:
-shop, category, lowest price, then images and variants by prefetch: three queries). A page past the
-end costs one more count. Nothing grows with the page size or the number of matches.
+similar titles; then the cards load (``with_listing_data``: shop, category, lowest price, then
+images and variants by prefetch: three queries). A page past the end costs one more count. Nothing
+grows with the page size or the number of matches. There are no facets (counts per category, price
+band): they would be a second pass over every match, as costly as the search itself.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from apps.core.geo import EARTH_RADIUS_KM, Point, distance_km_expression, haversine_km
@@ -122,8 +123,8 @@ class SearchError(CatalogError):
 
 
 class Match:
-    EXACT = "exact"  # full text (PostgreSQL) or whole query in the title (SQLite)
-    FUZZY = "fuzzy"  # similar title (PostgreSQL) or every word somewhere (SQLite)
+    EXACT = "exact"  # full text (PostgreSQL); every word somewhere (SQLite)
+    FUZZY = "fuzzy"  # a similar title (PostgreSQL only)
     NONE = ""  # no query: browsing by filters
 
 
@@ -322,11 +323,9 @@ def _apply_filters(
     if pickup:
         qs = qs.filter(shop__offers_pickup=True)
     if location is not None:
-        # The shop's coordinates are decimals; the distance arithmetic is in floats.
         qs = qs.alias(
-            shop_lat=Cast("shop__latitude", FloatField()),
-            shop_lon=Cast("shop__longitude", FloatField()),
-        ).alias(distance_km=distance_km_expression(location, latitude="shop_lat", longitude="shop_lon"))
+            distance_km=distance_km_expression(location, latitude="shop__latitude", longitude="shop__longitude")
+        )
         if max_distance_km is not None:
             qs = qs.filter(_bounding_box(location, float(max_distance_km)), distance_km__lte=float(max_distance_km))
         if delivery:
@@ -423,12 +422,7 @@ def _everything(qs: QuerySet[Product]) -> _Matches:
     return _Matches(qs, Value(0, output_field=IntegerField()), Value(1.0, output_field=FloatField()))
 
 
-@dataclass(frozen=True)
-class _ExactMatches(_Matches):
-    tsquery: Expression = None
-
-
-def _postgres_exact(qs: QuerySet[Product], query: str) -> _ExactMatches:
+def _postgres_exact(qs: QuerySet[Product], query: str) -> _Matches:
     """Full-text matches of the document, a category name or a tag name.
 
     Costs are per matching row (a common word matches ten thousand products), so no tsvector is
@@ -439,8 +433,8 @@ def _postgres_exact(qs: QuerySet[Product], query: str) -> _ExactMatches:
     - Relevance adds up which fields matched, with the weights of the document (A: title, B:
       category or tag, C: any exact match): membership tests in id sets that PostgreSQL reads once
       from an index and hashes (``IN (subquery)`` in the SELECT list). With configuration 'simple'
-      and no length normalisation this orders like ``ts_rank`` over all fields, at a fraction of
-      the cost (EXPLAIN ANALYZE on the benchmark data: 57 → 35 ms for a word in 13,000 products).
+      and no length normalisation this orders much like ``ts_rank`` over all fields, for less
+      (benchmark data, a word in 13,000 products: 57 ms with ``ts_rank`` of the title, ~40 without).
     """
     from django.contrib.postgres.expressions import ArraySubquery
     from django.contrib.postgres.search import SearchQuery
@@ -459,14 +453,14 @@ def _postgres_exact(qs: QuerySet[Product], query: str) -> _ExactMatches:
         matches |= Q(_EqualsAny(F("pk"), ArraySubquery(tagged)))
         relevance += _bonus(Q(pk__in=tagged), TAG_MATCH_BONUS)
     qs = qs.alias(document=search_document()).filter(matches)
-    return _ExactMatches(qs, Value(2, output_field=IntegerField()), relevance, tsquery=tsquery)
+    return _Matches(qs, Value(2, output_field=IntegerField()), relevance)
 
 
 _COMPOUND_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")
 
 
 def _without_compound_phrases(query: str) -> str:
-    """"hand-woven" → "hand woven" outside quotes.
+    """ "hand-woven" → "hand woven" outside quotes.
 
     The parser turns a hyphenated word into a phrase ('hand-woven' <-> 'hand' <-> 'woven'), and a
     phrase makes PostgreSQL rebuild every candidate's tsvector to check word positions (the GIN
@@ -504,7 +498,7 @@ def _uses_search_operators(query: str) -> bool:
     return '"' in query or any(w.startswith("-") and len(w) > 1 for w in words) or "or" in words[1:-1]
 
 
-def _postgres_with_fuzzy(qs: QuerySet[Product], query: str, *, exact: _ExactMatches, exact_ids: list[int]) -> _Matches:
+def _postgres_with_fuzzy(qs: QuerySet[Product], query: str, *, exact: _Matches, exact_ids: list[int]) -> _Matches:
     """The few exact matches, then titles similar to the query (pg_trgm word similarity).
 
     Only used when exact matches are few (a typo, a rare spelling): the trigram test costs ~10 µs
@@ -584,7 +578,9 @@ def _load_hits(rows, *, query: str, location: Point | None, vendor: str) -> list
     if not rows:
         return []
     ids = [row[0] for row in rows]
-    products = {p.pk: p for p in with_listing_data(Product.objects.filter(pk__in=ids))}
+    # Cards show neither the description nor the shop's story: long Markdown, left in the database.
+    cards = with_listing_data(Product.objects.filter(pk__in=ids)).defer("description", "shop__story")
+    products = {p.pk: p for p in cards}
     hits = []
     for row in rows:
         product = products.get(row[0])
@@ -611,4 +607,6 @@ def _shop_point(product: Product) -> Point:
 def _match_label(tier: int, *, query: str, vendor: str) -> str:
     if not query:
         return Match.NONE
+    if vendor != "postgresql":  # the fallback only finds products holding every word
+        return Match.EXACT
     return Match.EXACT if tier == 2 else Match.FUZZY

@@ -27,7 +27,6 @@ from .location import buyer_location_clear, buyer_location_get, buyer_location_s
 from .search import MAX_DISTANCE_KM, MAX_PAGE, MAX_QUERY_LENGTH, SearchError, Sort, product_search, sort_choices
 from .selectors import categories_all
 
-SEARCH_QUERY_MAX_LENGTH = MAX_QUERY_LENGTH
 PER_PAGE = 24
 
 
@@ -39,7 +38,7 @@ class CategoryChoiceField(forms.ModelChoiceField):
 class SearchForm(forms.Form):
     """The search page's GET parameters. Field names are the URL's: keep them stable (links, bookmarks)."""
 
-    q = forms.CharField(label=gettext_lazy("Search for"), required=False)
+    q = forms.CharField(label=gettext_lazy("Search for"), required=False, widget=forms.SearchInput)
     category = CategoryChoiceField(
         label=gettext_lazy("Category"),
         queryset=categories_all(),
@@ -108,7 +107,7 @@ class SearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("price_min", "price_max", "max_km"):
             self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "any"})
-        self.fields["q"].widget.attrs.update({"maxlength": MAX_QUERY_LENGTH, "type": "search"})
+        self.fields["q"].widget.attrs["maxlength"] = MAX_QUERY_LENGTH
 
     def clean_q(self) -> str:
         query = " ".join(self.cleaned_data.get("q", "").split())
@@ -250,7 +249,8 @@ def _render_search(request, params: QueryDict, *, location_form: BuyerLocationFo
         "result": result,
         "location": location,
         "location_form": location_form or BuyerLocationForm(),
-        "here": request.path + (f"?{form.url_params()}" if form.url_params() else ""),
+        # Where the location form returns to: this search (also after a failed location post).
+        "here": reverse("search:results") + (f"?{form.url_params()}" if form.url_params() else ""),
     }
     if result is not None:
         context.update(_pagination(form, result))

@@ -411,7 +411,8 @@ def test_search_finds_words_and_ranks_the_nearer_shop_first(client, django_asser
     _product(near, title="Teak stool", description="Solid teak.")
     _product(near, title="Rattan lamp", status=Product.Status.DRAFT)
 
-    with django_assert_max_num_queries(5):
+    # names lookup, count, page of ids, products, then variants, images prefetched
+    with django_assert_max_num_queries(6):
         response = client.get(SEARCH, {"q": "rattan basket", "lat": "1.300000", "lon": "103.800000"})
 
     assert response.status_code == 200, response.content

@@ -33,7 +33,7 @@ class ShopOpenForm(ShopSettingsForm):
     class Meta(ShopSettingsForm.Meta):
         fields = ["name", "slug", "tenancy", *SHOP_FIELDS[1:]]
         widgets = {**ShopSettingsForm.Meta.widgets, "tenancy": forms.RadioSelect}
-        help_texts = {"slug": _("Your shop's address: localbazaar.sg/shops/<this>. Letters, digits and dashes.")}
+        help_texts = {"slug": _("Your shop's web address: localbazaar.sg/shops/your-shop. Letters, digits and dashes.")}
 
 
 class OpeningHoursDayForm(forms.Form):

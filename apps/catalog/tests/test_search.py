@@ -427,7 +427,7 @@ def test_pagination_links_keep_the_filters(client):
     body = page_text(
         client.get(reverse("search:results"), {"q": "bamboo", "price_max": "20", "pickup": "on", "sort": "newest"})
     )
-    assert "30 products found; showing 1–24." in body
+    assert "30 products found. Showing 1–24." in body
     assert 'href="?q=bamboo&amp;price_max=20&amp;pickup=on&amp;sort=newest&amp;page=2" rel="next"' in body
 
     page_two = page_text(
@@ -436,7 +436,7 @@ def test_pagination_links_keep_the_filters(client):
             {"q": "bamboo", "price_max": "20", "pickup": "on", "sort": "newest", "page": "2"},
         )
     )
-    assert "showing 25–30" in page_two and 'rel="prev"' in page_two
+    assert "Showing 25–30" in page_two and 'rel="prev"' in page_two
 
 
 def test_a_page_past_the_end_links_to_the_last_page(client):

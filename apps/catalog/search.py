@@ -94,6 +94,14 @@ TAG_MATCH_BONUS = 0.4
 FUZZY_WEIGHT = 1.0
 # Similar titles (typos) are looked for only when fewer products than this match exactly.
 FUZZY_FILL_BELOW = 24
+# What hits read of their product, its shop and category, and its variants (a field left out is
+# a query per hit when read: the search page's and the API's query-count tests would show it).
+HIT_FIELDS = (
+    "slug", "title", "published_at", "shop", "category",
+    "shop__slug", "shop__name", "shop__currency", "shop__latitude", "shop__longitude",
+    "category__slug", "category__name",
+)  # fmt: skip
+HIT_VARIANT_FIELDS = ("product", "price", "compare_at_price", "is_active")
 
 
 class Sort:
@@ -130,7 +138,8 @@ class Match:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One result: the product loaded for a card (``with_listing_data``) and how it was found.
+    """One result: the product loaded for a card (``with_listing_data``, only ``HIT_FIELDS``) and
+    how it was found.
 
     ``product.min_price`` is its lowest variant price, ``product.shop.currency`` the currency;
     ``distance_km`` is None without a buyer location.
@@ -578,9 +587,11 @@ def _load_hits(rows, *, query: str, location: Point | None, vendor: str) -> list
     if not rows:
         return []
     ids = [row[0] for row in rows]
-    # Cards show neither the description nor the shop's story: long Markdown, left in the database.
-    cards = with_listing_data(Product.objects.filter(pk__in=ids)).defer("description", "shop__story")
-    products = {p.pk: p for p in cards}
+    # Only what the search card and the API's result show (``HIT_FIELDS``, ``HIT_VARIANT_FIELDS``):
+    # a hit is ~5 model instances, and decoding columns nobody reads (descriptions, the shop's
+    # story and address, timestamps) was a good part of loading them. The order is ``rows``'.
+    cards = with_listing_data(Product.objects.filter(pk__in=ids).order_by(), variant_fields=HIT_VARIANT_FIELDS)
+    products = {p.pk: p for p in cards.only(*HIT_FIELDS)}
     hits = []
     for row in rows:
         product = products.get(row[0])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, F, FloatField, Max, Min, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import Exists, F, FloatField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, Window
 from django.db.models.functions import Cast, RowNumber
 from django.http import Http404
 
@@ -40,22 +41,36 @@ def products_public() -> QuerySet[Product]:
     return Product.objects.filter(status=Product.Status.ACTIVE, shop__in=shops_public())
 
 
-def with_listing_data(qs: QuerySet[Product]) -> QuerySet[Product]:
-    """What a product card needs, in a fixed number of queries: shop, lowest price, first image."""
+def _variant_price(order: str) -> Subquery:
+    """The lowest (``order="price"``) or highest (``"-price"``) price among the product's variants,
+    None without variants. An index-only look-up on ``(product, price)`` per row; an aggregate
+    (``Min("variants__price")``) would join every variant and sort and group whole rows."""
+    return Subquery(Variant.objects.filter(product=OuterRef("pk")).order_by(order).values("price")[:1])
+
+
+def with_listing_data(qs: QuerySet[Product], *, variant_fields: tuple[str, ...] = ()) -> QuerySet[Product]:
+    """What a product card needs, in a fixed number of queries: shop, lowest price, first image.
+    ``variant_fields``: load only these fields of the (available) variants; all when empty."""
+    variants = Variant.objects.filter(is_active=True).order_by("position", "id")
+    if variant_fields:
+        variants = variants.only(*variant_fields)
     return (
         qs.select_related("shop", "category")
-        .annotate(min_price=Min("variants__price"))
+        .annotate(min_price=_variant_price("price"))
         .prefetch_related(
             Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
-            Prefetch("variants", queryset=Variant.objects.filter(is_active=True).order_by("position", "id")),
+            Prefetch("variants", queryset=variants),
         )
     )
 
 
 def product_get_public(*, shop_slug: str, product_slug: str) -> Product:
+    # The category's parent comes along for the breadcrumbs (``category_ancestors``: no query for
+    # a two-level tree); the page shows the shop's opening hours but not its photos.
     product = (
         with_listing_data(products_public())
-        .prefetch_related("tags", "shop__photos", "shop__opening_hours")
+        .select_related("category__parent")
+        .prefetch_related("tags", "shop__opening_hours")
         .filter(shop__slug=shop_slug, slug=product_slug)
         .first()
     )
@@ -112,20 +127,40 @@ PRODUCT_SORTS = ("newest", "price_asc", "price_desc", "nearest")
 
 
 def with_card_data(qs: QuerySet[Product], *, point: Point | None = None) -> QuerySet[Product]:
-    """``with_listing_data`` plus what a product card shows: ``max_price`` (for "from"), ``has_deal``
-    (an available variant below its compare-at price) and, with a buyer location, ``distance_km``.
-    Still a fixed number of queries (three)."""
+    """What a product card shows, in two queries (the cards, then their images): the shop,
+    ``card_images`` (a list, the first is shown), ``min_price`` and ``max_price`` (the lowest price,
+    and "from" when they differ), ``has_deal`` (an available variant below its compare-at price)
+    and ``distance_km`` (None without a buyer location).
+
+    The prices and ``has_deal`` are a subquery per row: cheap for a page of products, wasted on
+    sorting or counting a whole listing (see ``ProductListing``).
+    Cards show neither the description nor the shop's story (long Markdown): left in the database.
+    """
     deals = Variant.objects.filter(product=OuterRef("pk"), is_active=True, compare_at_price__gt=F("price"))
-    qs = with_listing_data(qs).annotate(max_price=Max("variants__price"), has_deal=Exists(deals))
-    if point is not None:
-        # The shop's coordinates are decimals; the distance arithmetic is in floats.
-        qs = qs.alias(
-            shop_latitude_float=Cast("shop__latitude", FloatField()),
-            shop_longitude_float=Cast("shop__longitude", FloatField()),
-        ).annotate(
-            distance_km=distance_km_expression(point, latitude="shop_latitude_float", longitude="shop_longitude_float")
+    qs = (
+        qs.select_related("shop")
+        .defer("description", "shop__story")
+        .annotate(min_price=_variant_price("price"), max_price=_variant_price("-price"), has_deal=Exists(deals))
+        # A list attribute (the card shows the first): no related manager and queryset per card.
+        .prefetch_related(
+            Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"), to_attr="card_images")
         )
-    return qs
+    )
+    if point is None:
+        # Always there, None: a template looking up a missing attribute pays for a ``dir()`` of
+        # the model (~30 µs a card), and the card asks for the distance.
+        return qs.annotate(distance_km=Value(None, output_field=FloatField()))
+    return _with_distance(qs, point)
+
+
+def _with_distance(qs: QuerySet[Product], point: Point) -> QuerySet[Product]:
+    # The shop's coordinates are decimals; the distance arithmetic is in floats.
+    return qs.alias(
+        shop_latitude_float=Cast("shop__latitude", FloatField()),
+        shop_longitude_float=Cast("shop__longitude", FloatField()),
+    ).annotate(
+        distance_km=distance_km_expression(point, latitude="shop_latitude_float", longitude="shop_longitude_float")
+    )
 
 
 def product_sort_resolve(sort: str | None, *, point: Point | None) -> str:
@@ -146,20 +181,61 @@ def _ordering(sort: str) -> list:
     return newest
 
 
+class ProductListing:
+    """A public listing for ``Paginator``: a slice (a page) costs two queries, the cards
+    (``with_card_data``) of just that page, then their images; ``count()`` one more.
+
+    The page's ids come from a subquery that sorts without any card data: "newest" reads the
+    partial indexes of migration ``catalog.0003`` in order and stops after the page, the price
+    sorts compute only the lowest price per product (an index-only look-up on ``(product,
+    price)``), "nearest" only the distance. The cards are sorted again, by the same keys ending
+    with the id, so in the same order. The count is an index-only scan of the category's or shop's
+    range. (Sorting the cards themselves made PostgreSQL price every product of the listing.)
+    """
+
+    def __init__(self, products: QuerySet[Product], *, sort: str, point: Point | None) -> None:
+        self._products = products
+        self._point = point
+        sort = product_sort_resolve(sort, point=point)
+        ids = products
+        if sort in ("price_asc", "price_desc"):
+            ids = ids.alias(min_price=_variant_price("price"))  # the cards' ``min_price``
+        elif sort == "nearest":
+            ids = _with_distance(ids, point)
+        self._ordering = _ordering(sort)
+        self._ids = ids.order_by(*self._ordering).values_list("pk", flat=True)
+
+    def count(self) -> int:
+        return self._products.order_by().count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key: slice) -> list[Product]:
+        if not isinstance(key, slice):
+            raise TypeError("A product listing is read a page (a slice) at a time.")
+        cards = with_card_data(Product.objects.filter(pk__in=self._ids[key]), point=self._point)
+        return list(cards.order_by(*self._ordering))
+
+
 def product_list_public(
     *,
     category_ids: list[int] | None = None,
     shop: Shop | None = None,
     sort: str = "newest",
     point: Point | None = None,
-) -> QuerySet[Product]:
-    """Published products for a listing, card data included, in the (resolved) sort order."""
+    exclude_id: int | None = None,
+) -> ProductListing:
+    """Published products for a listing (but ``exclude_id``), in the (resolved) sort order; slice
+    it, or page it with ``Paginator``, to get the cards of one page."""
     qs = products_public()
     if category_ids is not None:
         qs = qs.filter(category_id__in=category_ids)
     if shop is not None:
         qs = qs.filter(shop=shop)
-    return with_card_data(qs, point=point).order_by(*_ordering(product_sort_resolve(sort, point=point)))
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    return ProductListing(qs, sort=sort, point=point)
 
 
 def _shop_distance(qs: QuerySet[Shop], point: Point) -> QuerySet[Shop]:
@@ -170,7 +246,7 @@ def _shop_distance(qs: QuerySet[Shop], point: Point) -> QuerySet[Shop]:
 
 def products_near(*, point: Point, limit: int = 8, per_shop: int = 2) -> list[Product]:
     """Products from the shops closest to ``point``: the ``per_shop`` newest of each shop, nearest
-    shop first, so one big shop next door does not fill the whole shelf. Five queries, whatever the
+    shop first, so one big shop next door does not fill the whole shelf. Four queries, whatever the
     number of shops and products."""
     published = Product.objects.filter(shop=OuterRef("pk"), status=Product.Status.ACTIVE)
     shop_ids = list(
@@ -192,13 +268,14 @@ def products_near(*, point: Point, limit: int = 8, per_shop: int = 2) -> list[Pr
         .filter(rank_in_shop__lte=per_shop)
         .values_list("pk", flat=True)
     )
-    products = product_list_public(sort="nearest", point=point).filter(pk__in=list(newest_per_shop))
-    return list(products[:limit])
+    # At most limit * per_shop cards: ordering them with their card data is cheap.
+    products = with_card_data(products_public().filter(pk__in=list(newest_per_shop)), point=point)
+    return list(products.order_by(*_ordering("nearest"))[:limit])
 
 
 def products_latest(*, point: Point | None = None, limit: int = 8) -> list[Product]:
     """The most recently published products (with distance when ``point`` is given)."""
-    return list(product_list_public(sort="newest", point=point)[:limit])
+    return product_list_public(sort="newest", point=point)[:limit]
 
 
 def categories_top_level() -> QuerySet[Category]:
@@ -212,6 +289,49 @@ def categories_top_level() -> QuerySet[Category]:
 
 def category_children(*, category: Category) -> QuerySet[Category]:
     return Category.objects.filter(parent=category).order_by("position", "name")
+
+
+@dataclass(frozen=True)
+class CategoryBranch:
+    """A category with what its page shows around it."""
+
+    category: Category
+    ancestors: list[Category]  # root first, for breadcrumbs
+    children: list[Category]  # in the tree's order (position, name)
+    subtree_ids: list[int]  # the category and everything below it
+
+
+def category_branch(*, slug: str) -> CategoryBranch:
+    """The category ``slug`` (404 if none), its ancestors, its children and its whole subtree, from
+    one query over the category table (a few dozen rows) instead of one per level and per part."""
+    categories = list(Category.objects.order_by("position", "name"))
+    category = next((c for c in categories if c.slug == slug), None)
+    if category is None:
+        raise Http404("No such category.")
+    by_id = {c.pk: c for c in categories}
+    children_of: dict[int, list[Category]] = {}
+    for c in categories:
+        if c.parent_id is not None:
+            children_of.setdefault(c.parent_id, []).append(c)
+            if c.parent_id in by_id:
+                c.parent = by_id[c.parent_id]  # no query when a template follows ``parent``
+    ancestors, seen = [], {category.pk}
+    node = by_id.get(category.parent_id)
+    while node is not None and node.pk not in seen:  # ``seen`` guards against a cycle in bad data
+        ancestors.append(node)
+        seen.add(node.pk)
+        node = by_id.get(node.parent_id)
+    subtree_ids, frontier, seen = [category.pk], [category], {category.pk}
+    while frontier:
+        frontier = [c for parent in frontier for c in children_of.get(parent.pk, []) if c.pk not in seen]
+        seen.update(c.pk for c in frontier)
+        subtree_ids.extend(c.pk for c in frontier)
+    return CategoryBranch(
+        category=category,
+        ancestors=list(reversed(ancestors)),
+        children=children_of.get(category.pk, []),
+        subtree_ids=subtree_ids,
+    )
 
 
 def category_ancestors(*, category: Category) -> list[Category]:

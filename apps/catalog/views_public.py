@@ -17,9 +17,7 @@ from .location import buyer_location_clear, buyer_location_get, buyer_location_s
 from .selectors import (
     categories_top_level,
     category_ancestors,
-    category_children,
-    category_descendant_ids,
-    category_get,
+    category_branch,
     product_get_public,
     product_list_public,
     product_sort_resolve,
@@ -64,17 +62,17 @@ def home(request):
 
 @require_safe
 def category_page(request, category_slug: str):
-    category = category_get(slug=category_slug)
+    branch = category_branch(slug=category_slug)
     location = buyer_location_get(request)
     point = location.point if location else None
     sort = product_sort_resolve(request.GET.get("sort"), point=point)
-    products = product_list_public(category_ids=category_descendant_ids(category=category), sort=sort, point=point)
+    products = product_list_public(category_ids=branch.subtree_ids, sort=sort, point=point)
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "category": category,
+        "category": branch.category,
         "location": location,
-        "ancestors": category_ancestors(category=category),
-        "subcategories": category_children(category=category),
+        "ancestors": branch.ancestors,
+        "subcategories": branch.children,
         "page": page,
         "sort": sort,
         "sort_options": _sort_options(point),
@@ -102,7 +100,7 @@ def product_page(request, shop_slug: str, product_slug: str):
     product = product_get_public(shop_slug=shop_slug, product_slug=product_slug)
     shop = product.shop
     point = _buyer_point(request)
-    more = product_list_public(shop=shop, sort="newest", point=point).exclude(pk=product.pk)[:4]
+    more = product_list_public(shop=shop, sort="newest", point=point, exclude_id=product.pk)[:4]
     context = {
         "product": product,
         "shop": shop,
@@ -111,7 +109,7 @@ def product_page(request, shop_slug: str, product_slug: str):
         "opening_week": shop_opening_week(shop),
         "story_excerpt": shop_story_excerpt(shop),
         "ancestors": [*category_ancestors(category=product.category), product.category] if product.category else [],
-        "more_products": list(more),
+        "more_products": more,
     }
     return render(request, "catalog/product.html", context)
 

@@ -30,7 +30,21 @@ from .selectors import categories_all
 PER_PAGE = 24
 
 
+class _ChoicesInOneQuery(forms.models.ModelChoiceIterator):
+    """The choices from one plain query. ``ModelChoiceIterator`` reads them with
+    ``QuerySet.iterator()``, which on PostgreSQL is a server-side cursor: DECLARE, FETCH and CLOSE,
+    three round trips on every search page for a dozen categories."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
 class CategoryChoiceField(forms.ModelChoiceField):
+    iterator = _ChoicesInOneQuery
+
     def label_from_instance(self, obj) -> str:
         return f"{obj.parent.name} › {obj.name}" if obj.parent_id else obj.name
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
-from babel.core import UnknownLocaleError
+from babel.core import Locale, UnknownLocaleError
 from babel.numbers import UnknownCurrencyError, format_currency, get_currency_name, get_currency_precision
 
 from .errors import ApplicationError
@@ -116,15 +117,22 @@ def to_babel_locale(language_code: str) -> str:
     return mapping.get((language_code or "en").lower(), (language_code or "en").replace("-", "_"))
 
 
+@lru_cache(maxsize=64)
+def _babel_locale(identifier: str) -> Locale:
+    """A parsed Babel locale, once per identifier. Given a string, Babel parses it and wraps its
+    data anew on every call: more than half the cost of formatting a price (a page lists dozens)."""
+    return Locale.parse(identifier)
+
+
 def format_money(amount: Decimal, currency: str, language_code: str = "en") -> str:
     try:
-        return format_currency(amount, currency, locale=to_babel_locale(language_code))
+        return format_currency(amount, currency, locale=_babel_locale(to_babel_locale(language_code)))
     except (UnknownLocaleError, ValueError):
-        return format_currency(amount, currency, locale="en")
+        return format_currency(amount, currency, locale=_babel_locale("en"))
 
 
 def currency_name(currency: str, language_code: str = "en") -> str:
     try:
-        return get_currency_name(currency, locale=to_babel_locale(language_code))
+        return get_currency_name(currency, locale=_babel_locale(to_babel_locale(language_code)))
     except (UnknownLocaleError, UnknownCurrencyError):
         return currency

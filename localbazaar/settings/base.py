@@ -50,6 +50,7 @@ LOCAL_APPS = [
     "apps.accounts",
     "apps.shops",
     "apps.catalog",
+    "apps.inventory",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -231,6 +232,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "core-worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
+    "inventory-reservations-expire": {"task": "inventory.reservations_expire", "schedule": 60.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -330,3 +332,5 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 # Dedicated tenancy: the slug of the one shop this deployment serves (empty: the shared marketplace).
 LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")
+# How long a checkout holds its stock before the units go back on sale (inventory.stock_reserve).
+INVENTORY_RESERVATION_TTL_SECONDS = env.int("INVENTORY_RESERVATION_TTL_SECONDS", default=600)

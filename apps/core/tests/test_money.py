@@ -6,7 +6,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from apps.core.money import Money, MoneyError
+from apps.core.money import Money, MoneyError, _babel_locale, currency_name, format_money
 
 
 def test_amounts_are_rounded_to_the_currency_minor_unit():
@@ -58,3 +58,17 @@ def test_formatting_a_decimal_with_a_currency():
 
 def test_to_json_is_strings_not_floats():
     assert Money("3.5", "SGD").to_json() == {"amount": "3.50", "currency": "SGD"}
+
+
+def test_an_unknown_language_formats_as_english():
+    assert format_money(Decimal("5"), "SGD", "xx-yy") == "SGD5.00"
+    assert currency_name("SGD", "xx-yy") == "SGD"
+
+
+def test_the_babel_locale_is_parsed_once_per_language():
+    """Prices on a listing are formatted dozens of times a page: Babel's locale is not re-parsed."""
+    _babel_locale.cache_clear()
+    for amount in ("1", "2.5", "3"):
+        format_money(Decimal(amount), "SGD", "es")
+    assert format_money(Decimal("2.5"), "SGD", "es") == "2,50\xa0SGD"
+    assert _babel_locale.cache_info().misses == 1

@@ -31,4 +31,3 @@ def test_haversine_orchard_to_changi_is_about_17_km():
 def test_points_outside_the_earth_are_refused():
     with pytest.raises(ValueError):
         Point(Decimal("91"), Decimal("0"))
-

@@ -12,6 +12,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Web requests are short: parallel workers and JIT cost more CPU than they save on 2-core
+    # instances (measured on search: +20% throughput without them). Reports can set their own.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = env(
+        "DATABASE_SESSION_OPTIONS", default="-c max_parallel_workers_per_gather=0 -c jit=off"
+    )
 REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {

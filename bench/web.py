@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import tempfile
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from _common import BENCH_DIR, PROJECT_DIR, Gunicorn, env_float, env_int, get, require_wrk, run_checked, tail, wrk
@@ -63,6 +65,9 @@ def site_env() -> dict[str, str]:
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "SECURE_SSL_REDIRECT": "false",
+            # Demo product images go to local files, not S3.
+            "MEDIA_STORAGE": "filesystem",
+            "MEDIA_ROOT": str(Path(tempfile.gettempdir()) / "localbazaar-bench-media"),
         }
     )
     return env

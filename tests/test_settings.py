@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "shop.example.com",
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/localbazaar",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "AWS_STORAGE_BUCKET_NAME": "localbazaar-media",
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -54,8 +57,10 @@ def home(request):
     context = {
         "location": location,
         "near_products": products_near(point=point, limit=HOME_SHELF_SIZE) if point else [],
-        "new_products": products_latest(point=point, limit=HOME_SHELF_SIZE),
-        "categories": categories_top_level(),
+        # Callables: the template evaluates them only when its shelf cache misses.
+        "new_products": partial(products_latest, point=point, limit=HOME_SHELF_SIZE),
+        "categories": categories_top_level,
+        "home_cache_seconds": settings.HOME_CACHE_SECONDS if point is None else 0,
     }
     return render(request, "catalog/home.html", context)
 

@@ -334,3 +334,6 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")
 # How long a checkout holds its stock before the units go back on sale (inventory.stock_reserve).
 INVENTORY_RESERVATION_TTL_SECONDS = env.int("INVENTORY_RESERVATION_TTL_SECONDS", default=600)
+# The home page's "New" and category shelves are the same for every visitor without a location:
+# they are cached this long (seconds) per language. New products appear within this delay.
+HOME_CACHE_SECONDS = env.int("HOME_CACHE_SECONDS", default=60)

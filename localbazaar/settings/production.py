@@ -41,15 +41,21 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 
-STORAGES = {
-    "default": {
-        "BACKEND": env("DEFAULT_FILE_STORAGE", default="storages.backends.s3.S3Storage"),
+# Media on S3 (versioned, encrypted bucket) by default; MEDIA_STORAGE=filesystem keeps files in
+# MEDIA_ROOT (single-host installs, benchmarks).
+if env("MEDIA_STORAGE", default="s3") == "filesystem":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env("AWS_STORAGE_BUCKET_NAME", default=""),
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
             "default_acl": None,
             "querystring_auth": True,
         },
-    },
+    }
+STORAGES = {
+    "default": _media_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -462,3 +462,17 @@ def test_list_pages_make_a_constant_number_of_queries(client, django_assert_max_
     for url, budget in zip(urls, budgets, strict=True):
         with django_assert_max_num_queries(budget):
             assert client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_home_shelves_are_cached_for_visitors_without_a_location(client, settings, django_assert_max_num_queries):
+    """The "New" and category shelves are cached per language; the second visit skips their queries."""
+    from .factories import ProductFactory as _ProductFactory
+
+    settings.HOME_CACHE_SECONDS = 60
+    _ProductFactory(title="Kaya toast set")
+    first = client.get("/").content.decode()
+    assert "Kaya toast set" in first
+    with django_assert_max_num_queries(0):
+        second = client.get("/").content.decode()
+    assert "Kaya toast set" in second

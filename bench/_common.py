@@ -166,8 +166,11 @@ def require_wrk() -> str:
     return wrk
 
 
-def wrk(port: int, path: str, duration: float, connections: int, threads: int) -> dict[str, float]:
-    """Load http://127.0.0.1:PORT/PATH with wrk for DURATION seconds; figures from wrk_report.lua."""
+def wrk(
+    port: int, path: str, duration: float, connections: int, threads: int, script: Path | str | None = None
+) -> dict[str, float]:
+    """Load http://127.0.0.1:PORT/PATH with wrk for DURATION seconds; figures from wrk_report.lua
+    (or from SCRIPT, a Lua script that prints the same BENCH_RESULT line)."""
     seconds = max(1, round(duration))
     cmd = [
         require_wrk(),
@@ -175,7 +178,7 @@ def wrk(port: int, path: str, duration: float, connections: int, threads: int) -
         f"--connections={connections}",
         f"--duration={seconds}s",
         "--timeout=5s",
-        f"--script={WRK_SCRIPT}",
+        f"--script={script or WRK_SCRIPT}",
         f"http://{LOOPBACK}:{port}{path}",
     ]
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=seconds + 60)

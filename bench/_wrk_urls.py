@@ -9,9 +9,8 @@ back exactly as ``_common.wrk()`` returns them.
 from __future__ import annotations
 
 import json
-import subprocess
 
-from _common import LOOPBACK, RESULTS_DIR, WRK_SCRIPT, require_wrk
+from _common import RESULTS_DIR, WRK_SCRIPT, wrk
 
 _REQUEST_LUA = """
 -- Each wrk thread starts at a different place in the list, then takes the URLs in turn.
@@ -60,29 +59,4 @@ def wrk_urls(
     """Load 127.0.0.1:PORT with REQUESTS in turn for DURATION seconds; the same figures as ``_common.wrk``."""
     if not requests:
         raise ValueError("no requests to send")
-    seconds = max(1, round(duration))
-    cmd = [
-        require_wrk(),
-        f"--threads={threads}",
-        f"--connections={connections}",
-        f"--duration={seconds}s",
-        "--timeout=5s",
-        f"--script={write_script(requests)}",
-        f"http://{LOOPBACK}:{port}/",
-    ]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=seconds + 60)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"wrk failed (exit {proc.returncode}):\n{proc.stdout}")
-    raw = json.loads(lines[-1].removeprefix("BENCH_RESULT "))
-    elapsed = raw["duration_us"] / 1e6
-    return {
-        "rps": raw["requests"] / elapsed,
-        "p50_ms": raw["p50_us"] / 1000,
-        "p90_ms": raw["p90_us"] / 1000,
-        "p99_ms": raw["p99_us"] / 1000,
-        "max_ms": raw["max_us"] / 1000,
-        "requests": raw["requests"],
-        "status_errors": raw["status_errors"],
-        "socket_errors": raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeout_errors"],
-    }
+    return wrk(port, "/", duration, connections, threads, script=write_script(requests))

@@ -69,6 +69,9 @@ class StockItem(TimeStampedModel):
     low_stock_threshold = models.PositiveIntegerField(
         _("low-stock threshold"), default=0, help_text=_("Warn when fewer units than this are available (0: never).")
     )
+    # Set when a low-stock alert goes out; cleared when available stock is back at the threshold,
+    # so each fall below it raises one alert, not one per sale.
+    low_stock_alerted_at = models.DateTimeField(_("low-stock alert sent"), null=True, blank=True)
 
     class Meta:
         ordering = ["shop", "variant", "location"]
@@ -217,3 +220,181 @@ class Reservation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.quantity} × {self.variant_id} ({self.status})"
+
+
+class InventorySettings(TimeStampedModel):
+    """A shop's inventory alert settings: who hears about low stock and anomalies, and where.
+
+    Email goes to the shop's members whose role may adjust stock (and the owner) when
+    ``email_alerts`` is on; ``webhook_url`` (optional) receives a Slack-compatible JSON payload.
+    """
+
+    shop = models.OneToOneField(
+        Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="inventory_settings"
+    )
+    email_alerts = models.BooleanField(_("email alerts"), default=True)
+    webhook_url = models.URLField(
+        _("alert webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Optional. A Slack incoming-webhook (or compatible) URL that receives every alert."),
+    )
+
+    class Meta:
+        verbose_name = _("inventory settings")
+        verbose_name_plural = _("inventory settings")
+
+    def __str__(self) -> str:
+        return f"{self.shop}: inventory settings"
+
+
+class InventoryAlert(TimeStampedModel):
+    """One alert raised for a shop (low stock or an anomaly) and how its delivery went.
+
+    Raised once per crossing: a low-stock alert for an item is raised when its available stock
+    falls below the threshold and not again until it has climbed back to the threshold.
+    """
+
+    class Kind(models.TextChoices):
+        LOW_STOCK = "low_stock", _("Low stock")
+        ANOMALY = "anomaly", _("Anomaly")
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Not configured")
+
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="inventory_alerts")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    item = models.ForeignKey(
+        StockItem, verbose_name=_("stock item"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    anomaly = models.ForeignKey(
+        "StockAnomaly", verbose_name=_("anomaly"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    email_status = models.CharField(_("email"), max_length=8, choices=Delivery.choices, default=Delivery.PENDING)
+    webhook_status = models.CharField(_("webhook"), max_length=8, choices=Delivery.choices, default=Delivery.PENDING)
+    webhook_attempts = models.PositiveSmallIntegerField(_("webhook attempts"), default=0)
+    webhook_last_error = models.CharField(_("last webhook error"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("inventory alert")
+        verbose_name_plural = _("inventory alerts")
+        indexes = [models.Index(fields=["shop", "-created_at"], name="inventory_alert_shop_time")]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class StockCountImport(TimeStampedModel):
+    """A CSV stock count (``sku,counted`` per line, optional ``location``) processed in Celery:
+    every difference from the books becomes an adjustment with reason "stock count"; bad rows are
+    reported by line and change nothing."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Counting")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="stock_counts")
+    location = models.ForeignKey(
+        StockLocation,
+        verbose_name=_("default location"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Rows that name no location are counted here."),
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file = models.FileField(_("file"), upload_to="stock-counts/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    adjusted_rows = models.PositiveIntegerField(default=0)
+    unchanged_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stock count import")
+        verbose_name_plural = _("stock count imports")
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.file.name} ({self.get_status_display()})"
+
+    @property
+    def reference(self) -> str:
+        return f"COUNT-{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status in (self.Status.DONE, self.Status.FAILED) else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class StockAnomaly(TimeStampedModel):
+    """A movement (or a group of movements) the detectors found unusual, waiting for a verdict.
+
+    ``score`` is in [0, 1] (higher is stranger); ``reason`` says in words what stands out. A
+    seller or staff member confirms or dismisses it; the verdict is kept as a label for evaluation
+    and retraining.
+    """
+
+    class Detector(models.TextChoices):
+        IFOREST = "iforest", _("Isolation Forest")
+        DBSCAN = "dbscan", _("DBSCAN cluster")
+        BOTH = "both", _("Both detectors")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("To review")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="stock_anomalies")
+    detector = models.CharField(_("detector"), max_length=8, choices=Detector.choices)
+    score = models.DecimalField(_("score"), max_digits=5, decimal_places=4)
+    reason = models.CharField(_("reason"), max_length=500)
+    # The movement that anchors the anomaly: a movement is flagged at most once per shop.
+    movement = models.OneToOneField(
+        StockMovement, verbose_name=_("movement"), on_delete=models.CASCADE, related_name="anomaly"
+    )
+    movements = models.ManyToManyField(
+        StockMovement, verbose_name=_("movements involved"), related_name="anomalies_involved", blank=True
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    review_note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stock anomaly")
+        verbose_name_plural = _("stock anomalies")
+        indexes = [models.Index(fields=["shop", "status", "-created_at"], name="stock_anomaly_queue")]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=1), name="stock_anomaly_score_0_1"),
+            models.CheckConstraint(
+                condition=Q(status="open", reviewed_at__isnull=True)
+                | (~Q(status="open") & Q(reviewed_at__isnull=False)),
+                name="stock_anomaly_reviewed_when_closed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop}: {self.reason}"

@@ -13,10 +13,7 @@ Two services:
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
 import re
 import time
 import uuid
@@ -34,6 +31,8 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from apps.core.csv_files import CsvFileError, CsvRow, CsvSheet, csv_upload_read
+from apps.core.csv_files import csv_sheet_read as read_csv_sheet
 from apps.core.tasks_base import enqueue_on_commit
 from apps.shops.models import Shop
 
@@ -73,97 +72,13 @@ ProgressCallback = Callable[[ImportJob], None]
 # --- Reading the file --------------------------------------------------------------------------------
 
 
-@dataclass
-class CsvRow:
-    line: int
-    cells: dict[str, str]
-    extra_cells: bool = False
-
-
-@dataclass
-class CsvSheet:
-    columns: list[str]
-    rows: list[CsvRow]
-
-
-def _normalise_header(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def csv_sheet_read(raw: bytes) -> CsvSheet:
     """Decode and parse an import file; raise CatalogError when it cannot be imported at all
     (not UTF-8 text, not CSV, a required column missing, no rows, too many rows)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise CatalogError(
-            _(
-                "The file is UTF-16 text, not UTF-8. "
-                "In your spreadsheet choose “Save as” → “CSV UTF-8” and upload that file."
-            )
-        )
-    if raw.startswith(b"PK\x03\x04") or b"\x00" in raw[:8192]:
-        raise CatalogError(
-            _(
-                "This is not a CSV text file (it looks like a spreadsheet or other binary file). "
-                "In your spreadsheet choose “Save as” → “CSV UTF-8” and upload that file."
-            )
-        )
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CatalogError(
-            _(
-                "The file is not UTF-8 text (line %(line)s has a character in another encoding). "
-                "In your spreadsheet choose “Save as” → “CSV UTF-8” and upload that file."
-            )
-            % {"line": line}
-        ) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-        if not header or not any(cell.strip() for cell in header):
-            raise CatalogError(_("The file is empty: its first line must name the columns (see the format)."))
-        columns = [_normalise_header(cell) for cell in header]
-        _check_columns(columns)
-        rows: list[CsvRow] = []
-        last_line = reader.line_num
-        for record in reader:
-            # A quoted cell may span lines: report the line the record starts on.
-            line, last_line = last_line + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            cells = {column: (record[i].strip() if i < len(record) else "") for i, column in enumerate(columns)}
-            extra = any(cell.strip() for cell in record[len(columns) :])
-            rows.append(CsvRow(line=line, cells=cells, extra_cells=extra))
-            if len(rows) > MAX_ROWS:
-                raise CatalogError(
-                    _("The file has more than %(max)s rows. Split it into smaller files.") % {"max": MAX_ROWS}
-                )
-    except csv.Error as exc:
-        raise CatalogError(
-            _("The file is not valid CSV (line %(line)s: %(error)s).") % {"line": reader.line_num, "error": exc}
-        ) from exc
-    if not rows:
-        raise CatalogError(_("The file has a header line but no products below it."))
-    return CsvSheet(columns=columns, rows=rows)
-
-
-def _check_columns(columns: list[str]) -> None:
-    named = [c for c in columns if c]
-    repeated = sorted({c for c in named if named.count(c) > 1})
-    if repeated:
-        raise CatalogError(
-            _("These columns appear more than once: %(columns)s. Keep one of each.") % {"columns": ", ".join(repeated)}
-        )
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if not missing:
-        return
-    message = _("The file is missing required columns: %(columns)s. The first line must name the columns.") % {
-        "columns": ", ".join(missing)
-    }
-    if len(columns) == 1 and (";" in columns[0] or "\t" in columns[0]):
-        message += " " + _("Separate the columns with commas, not semicolons or tabs.")
-    raise CatalogError(message)
+        return read_csv_sheet(raw, required=REQUIRED_COLUMNS, max_rows=MAX_ROWS, rows_noun=_("products"))
+    except CsvFileError as exc:
+        raise CatalogError(exc.message) from exc
 
 
 # --- Creating a job ----------------------------------------------------------------------------------
@@ -177,17 +92,10 @@ def import_job_create(*, shop: Shop, created_by: Any, upload: File, enqueue: boo
     ``.csv``, not UTF-8, not CSV, missing a required column or without rows. ``enqueue=False``
     leaves running the job to the caller (the ``import_products`` command runs it in-process).
     """
-    name = os.path.basename(upload.name or "")
-    if not name.lower().endswith(".csv"):
-        raise CatalogError(_("Upload a .csv file (in your spreadsheet choose “Save as” → “CSV UTF-8”)."))
-    size = upload.size
-    if size is not None and size > MAX_UPLOAD_BYTES:
-        raise CatalogError(_("The file is too big (the limit is %(mb)s MB). Split it into smaller files.") % {"mb": 5})
-    raw = b"".join(upload.chunks())
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise CatalogError(_("The file is too big (the limit is %(mb)s MB). Split it into smaller files.") % {"mb": 5})
-    if not raw.strip():
-        raise CatalogError(_("The file is empty: its first line must name the columns (see the format)."))
+    try:
+        name, raw = csv_upload_read(upload, max_bytes=MAX_UPLOAD_BYTES)
+    except CsvFileError as exc:
+        raise CatalogError(exc.message) from exc
     sheet = csv_sheet_read(raw)
     job = ImportJob(shop=shop, created_by=created_by, original_name=name[:200], total_rows=len(sheet.rows))
     # The stored name is ours: the seller's file name is kept for display only.

@@ -7,18 +7,17 @@ by line and column, and download it as CSV.
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from apps.core.csv_files import csv_problems_response
 from apps.shops.access import seller_view
 from apps.shops.permissions import Perm
 
@@ -96,30 +95,11 @@ def import_progress(request, job_id: int):
     return render(request, "catalog/seller/import_progress.html", _job_context(request, job))
 
 
-def _spreadsheet_safe(value) -> str:
-    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @seller_view(Perm.CATALOG_IMPORT)
 @require_GET
 def import_errors_csv(request, job_id: int):
     job = import_job_get_for_shop(shop=request.shop, job_id=job_id)
-    stem = os.path.splitext(job.original_name or "import")[0] or "import"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_ascii_filename(stem)}-errors.csv"'
-    response.write("\ufeff")  # so spreadsheets open it as UTF-8
-    writer = csv.writer(response)
-    writer.writerow([_("line"), _("column"), _("message")])
-    for error in job.errors or []:
-        writer.writerow([error.get("line") or "", error.get("column") or "", _spreadsheet_safe(error.get("message"))])
-    return response
-
-
-def _ascii_filename(stem: str) -> str:
-    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in stem).strip("-.")
-    return cleaned[:80] or "import"
+    return csv_problems_response(original_name=job.original_name, errors=job.errors or [], fallback="import")
 
 
 @seller_view(Perm.CATALOG_IMPORT)

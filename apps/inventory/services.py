@@ -31,6 +31,7 @@ from django.utils import timezone
 from apps.catalog.models import Variant
 from apps.shops.models import Shop
 
+from .alerts import low_stock_evaluate
 from .errors import (
     OutOfStock,
     ReservationConflict,
@@ -183,7 +184,8 @@ def _change(
 
 
 def _record(movements: list[StockMovement]) -> None:
-    """Write the movements and their items' new levels (the items are locked by this transaction)."""
+    """Write the movements and their items' new levels (the items are locked by this transaction),
+    and raise a low-stock alert for each item that just fell below its threshold."""
     for movement in movements:
         movement.full_clean(exclude=_FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
     StockMovement.objects.bulk_create(movements)
@@ -191,7 +193,8 @@ def _record(movements: list[StockMovement]) -> None:
     changed = list({movement.item.pk: movement.item for movement in movements}.values())
     for item in changed:
         item.updated_at = now
-    StockItem.objects.bulk_update(changed, ["on_hand", "reserved", "updated_at"])
+    low_stock_evaluate(changed, now=now)
+    StockItem.objects.bulk_update(changed, ["on_hand", "reserved", "low_stock_alerted_at", "updated_at"])
 
 
 def _not_enough(item: StockItem, *, wanted: int, doing: str) -> StockError:
@@ -477,9 +480,14 @@ def stock_item_threshold_set(*, item: StockItem, low_stock_threshold: int) -> St
     """Set below how many available units the item counts as low on stock (0: never)."""
     if isinstance(low_stock_threshold, bool) or not isinstance(low_stock_threshold, int) or low_stock_threshold < 0:
         raise StockError(f"The low-stock threshold must be a whole number, 0 or more (got {low_stock_threshold!r}).")
-    StockItem.objects.filter(pk=item.pk).update(low_stock_threshold=low_stock_threshold, updated_at=timezone.now())
-    item.low_stock_threshold = low_stock_threshold
-    return item
+    if low_stock_threshold > MAX_UNITS_PER_CHANGE:
+        raise StockError(f"The low-stock threshold cannot be more than {MAX_UNITS_PER_CHANGE:,} units.")
+    locked = _locked(StockItem.objects.filter(pk=item.pk).select_related("variant__product", "location", "shop"))[0]
+    locked.low_stock_threshold = low_stock_threshold
+    locked.updated_at = timezone.now()
+    low_stock_evaluate([locked], now=locked.updated_at)  # a threshold raised above the stock alerts now
+    locked.save(update_fields=["low_stock_threshold", "low_stock_alerted_at", "updated_at"])
+    return locked
 
 
 # --- reservations (the orders app's door) ------------------------------------------------------

@@ -29,6 +29,7 @@ class Perm(models.TextChoices):
     CATALOG_IMPORT = "catalog.import", _("Import products from CSV")
     STOCK_VIEW = "stock.view", _("See stock")
     STOCK_ADJUST = "stock.adjust", _("Receive, adjust and transfer stock")
+    STOCK_ALERTS = "stock.alerts", _("Choose where stock alerts go")
     ORDERS_VIEW = "orders.view", _("See orders")
     ORDERS_FULFIL = "orders.fulfil", _("Pick, pack and hand over orders")
     ORDERS_MANAGE = "orders.manage", _("Accept, cancel and refund orders")
@@ -38,9 +39,11 @@ class Perm(models.TextChoices):
 
 _ALL = frozenset(Perm)
 
+# Stock is moved only by the people who count and shelve it (inventory manager, warehouse staff):
+# owners and managers see it and decide where alerts go, so every change has a hands-on actor.
 MATRIX: dict[Role, frozenset[Perm]] = {
-    Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Perm.STAFF_MANAGE, Perm.API_KEYS_MANAGE, Perm.BILLING_MANAGE},
+    Role.OWNER: _ALL - {Perm.STOCK_ADJUST},
+    Role.MANAGER: _ALL - {Perm.STAFF_MANAGE, Perm.API_KEYS_MANAGE, Perm.BILLING_MANAGE, Perm.STOCK_ADJUST},
     Role.INVENTORY_MANAGER: frozenset(
         {
             Perm.DASHBOARD_VIEW,
@@ -49,6 +52,7 @@ MATRIX: dict[Role, frozenset[Perm]] = {
             Perm.CATALOG_IMPORT,
             Perm.STOCK_VIEW,
             Perm.STOCK_ADJUST,
+            Perm.STOCK_ALERTS,
             Perm.ORDERS_VIEW,
             Perm.MESSAGES_VIEW,
         }

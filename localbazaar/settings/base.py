@@ -334,6 +334,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")
 # How long a checkout holds its stock before the units go back on sale (inventory.stock_reserve).
 INVENTORY_RESERVATION_TTL_SECONDS = env.int("INVENTORY_RESERVATION_TTL_SECONDS", default=600)
+# The site's public address, for links in emails and webhook messages sent by background jobs.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Outgoing webhooks (shops' alert URLs): a short timeout, and no private, loopback or link-local
+# destinations (the cloud metadata address among them) unless this is set (tests, local tools).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
 # The home page's "New" and category shelves are the same for every visitor without a location:
 # they are cached this long (seconds) per language. New products appear within this delay.
 HOME_CACHE_SECONDS = env.int("HOME_CACHE_SECONDS", default=60)

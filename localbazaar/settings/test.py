@@ -30,4 +30,5 @@ if env.bool("TEST_SHARED_CACHE", default=False) and REDIS_URL:  # noqa: F405
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True  # webhook tests post to a server on 127.0.0.1
 HOME_CACHE_SECONDS = 0  # tests see every change at once; test_home_shelves_are_cached turns it on

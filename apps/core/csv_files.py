@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from .errors import ApplicationError
 
+
 class CsvFileError(ApplicationError):
     """The file cannot be read at all (wrong type, encoding, columns, size)."""
 

@@ -3,7 +3,10 @@
 A domain app registers in its ``AppConfig.ready()``:
 
 - a *demo seeder* (``demo_seeders.register(name, func, order)``) that ``manage.py seed_demo`` runs;
-  each returns lines to print (e.g. the logins it created).
+  each returns lines to print (e.g. the logins it created);
+- a *seller dashboard panel* (``seller_dashboard_panels.register(name, func, order)``): ``func(membership)``
+  returns ``{"id", "title", "url", "refresh_seconds"}`` for a member allowed to see it, else None;
+  the dashboard loads each panel from its URL with htmx and refreshes it.
 """
 
 from __future__ import annotations
@@ -28,3 +31,4 @@ class _Registry:
 
 
 demo_seeders = _Registry()
+seller_dashboard_panels = _Registry()

@@ -18,16 +18,18 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.services import email_send
 from apps.core.tasks_base import enqueue_on_commit
-from apps.core.webhooks import WebhookError, webhook_post_json
+from apps.core.webhooks import WebhookError, webhook_post_json, webhook_url_validate
 from apps.shops.models import Membership
 from apps.shops.permissions import Perm, Role, role_allows
 
+from .errors import StockError
 from .models import InventoryAlert, InventorySettings, StockItem
 
 if TYPE_CHECKING:
@@ -176,3 +178,21 @@ def _webhook_attempt_record(alert_id: int, *, status: str, error: str) -> None:
         webhook_last_error=error[:WEBHOOK_ERROR_MAX_LENGTH],
         updated_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def inventory_settings_update(*, shop, email_alerts: bool, webhook_url: str) -> InventorySettings:
+    """Choose whether alerts are emailed and which webhook (if any) receives them. The URL must be
+    one we may post to (``apps.core.webhooks``)."""
+    webhook_url = (webhook_url or "").strip()
+    if webhook_url:
+        try:
+            webhook_url_validate(webhook_url)
+        except ValidationError as exc:
+            raise StockError(exc.messages[0], code="webhook-url") from None
+    config, _created = InventorySettings.objects.select_for_update().get_or_create(shop=shop)
+    config.email_alerts = bool(email_alerts)
+    config.webhook_url = webhook_url
+    config.full_clean(exclude=["shop"])
+    config.save()
+    return config

@@ -8,3 +8,10 @@ class InventoryConfig(AppConfig):
     name = "apps.inventory"
     label = "inventory"
     verbose_name = _("Inventory")
+
+    def ready(self) -> None:
+        from apps.core.registry import seller_dashboard_panels
+
+        from .views_seller import stock_panel_for
+
+        seller_dashboard_panels.register("stock", stock_panel_for, order=20)

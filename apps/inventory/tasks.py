@@ -1,10 +1,13 @@
 """Inventory tasks: thin doors that call one service and own the retries."""
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from apps.core.webhooks import WebhookError
 
 from .alerts import alert_email_deliver, alert_webhook_deliver
+from .counts import stock_count_fail, stock_count_process
 from .services import reservations_expire
 
 WEBHOOK_MAX_RETRIES = 5
@@ -25,12 +28,31 @@ def alert_email(*, alert_id: int) -> str:
 
 @shared_task(bind=True, name="inventory.alert_webhook", max_retries=WEBHOOK_MAX_RETRIES)
 def alert_webhook(self, *, alert_id: int) -> str:
-    """Post an inventory alert to the shop's webhook, retried with exponential backoff (30 s, 1, 2,
-    4, 8 min); each failure is logged and recorded on the alert, the last one marks it failed."""
+    """Post an inventory alert to the shop's webhook, retried with exponential backoff (by default
+    30 s, 1, 2, 4, 8 min: ``WEBHOOK_RETRY_BASE_SECONDS``); each failure is logged and recorded on
+    the alert, the last one marks it failed."""
     final = self.request.retries >= self.max_retries
     try:
         return alert_webhook_deliver(alert_id=alert_id, final_attempt=final)
     except WebhookError as exc:
         if final:
             return "failed"
-        raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+        raise self.retry(exc=exc, countdown=settings.WEBHOOK_RETRY_BASE_SECONDS * 2**self.request.retries) from exc
+
+
+@shared_task(
+    bind=True,
+    name="inventory.stock_count_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def stock_count_run(self, *, count_id: int) -> dict:
+    """Apply an uploaded stock count. A lost worker's message comes back and the count starts over
+    (harmless: lines already applied match the books)."""
+    try:
+        return stock_count_process(count_id=count_id)
+    except SoftTimeLimitExceeded:
+        stock_count_fail(count_id=count_id)
+        raise

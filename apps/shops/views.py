@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.core.registry import seller_dashboard_panels
+
 from .access import seller_view
 from .errors import ShopError
 from .forms import (
@@ -89,7 +91,10 @@ def shop_open_view(request):
 
 @seller_view(Perm.DASHBOARD_VIEW)
 def dashboard(request):
-    return render(request, "shops/dashboard.html", {"shop": request.shop, "membership": request.membership})
+    panels = [panel for _name, func in seller_dashboard_panels.items() if (panel := func(request.membership))]
+    return render(
+        request, "shops/dashboard.html", {"shop": request.shop, "membership": request.membership, "panels": panels}
+    )
 
 
 def _hours_initial(shop) -> list[dict]:

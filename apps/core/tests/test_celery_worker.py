@@ -3,9 +3,6 @@ rollback, and carrying the request id of whoever enqueued them."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +16,8 @@ from apps.core.request_context import reset_request_id, set_request_id
 from apps.core.tasks import HEARTBEAT_CACHE_KEY, worker_heartbeat
 from localbazaar.celery import app as celery_app
 
+from .worker import celery_worker_process
+
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -27,37 +26,8 @@ BASE_DIR = Path(settings.BASE_DIR)
 @pytest.fixture(scope="module")
 def worker_queue(tmp_path_factory):
     """Start `celery worker` in its own process, consuming a queue unique to this test run."""
-    if not settings.REDIS_URL:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true needs Redis for the worker tests")
-        pytest.skip("no REDIS_URL: the real-worker tests need Redis")
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "localbazaar.settings.test",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "TEST_SHARED_CACHE": "1",
-    }
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "localbazaar", "worker", "-Q", queue, "-P", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with celery_worker_process(tmp_path_factory.mktemp("worker")) as (queue, log_path):
         yield queue, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture

@@ -26,7 +26,10 @@ from PIL import Image
 
 from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
+from apps.inventory.models import StockCountImport, StockLocation
+from apps.inventory.services import stock_receive
 from apps.shops.models import ApiScope, Invitation, ShopPhoto
+from apps.shops.permissions import Role, role_allows
 from apps.shops.tests.factories import MembershipFactory, ShopFactory, api_key_for
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +74,17 @@ KNOWN_SHOP_ROUTES = {
     "api:catalog:shop-product-list",
     "api:catalog:shop-product-detail",
     "api:catalog:shop-product-archive",
+    "api:inventory:shop-stock-list",
+    "api:inventory:shop-stock-detail",
+    "api:inventory:shop-stock-movement-list",
+    "inventory_seller:list",
+    "inventory_seller:item",
+    "inventory_seller:threshold",
+    "inventory_seller:receive",
+    "inventory_seller:counts",
+    "inventory_seller:count",
+    "inventory_seller:location-default",
+    "inventory_seller:live",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -80,6 +94,7 @@ PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 class Route:
     name: str
     route: str  # e.g. "sell/<slug:shop_slug>/products/<int:product_id>/"
+    perm: str | None = None  # what @seller_view requires (seller pages)
 
     @property
     def is_api(self) -> bool:
@@ -108,7 +123,7 @@ def _walk(patterns, prefix: str = "", namespace: str = ""):
             ):
                 raise AssertionError(f"{route}: use path(), not re_path(), so the sweep can build it")
             name = f"{namespace}:{entry.name}" if namespace else (entry.name or "")
-            yield Route(name=name or route, route=route)
+            yield Route(name=name or route, route=route, perm=getattr(entry.callback, "shop_permission", None))
 
 
 def shop_routes() -> list[Route]:
@@ -158,6 +173,11 @@ def objects_in(shop) -> dict[str, int]:
     )
     key, _raw = api_key_for(shop, [ApiScope.CATALOG_READ])
     photo = ShopPhoto.objects.create(shop=shop, image=_png("front.png"))
+    item = stock_receive(variant=variant, quantity=3).item
+    location = StockLocation.objects.create(shop=shop, name=f"Warehouse {shop.pk}", kind="warehouse")
+    count = StockCountImport.objects.create(
+        shop=shop, file=ContentFile(b"sku,counted\n", name="count.csv"), original_name="count.csv"
+    )
     return {
         "product_id": product.pk,
         "variant_id": variant.pk,
@@ -167,6 +187,9 @@ def objects_in(shop) -> dict[str, int]:
         "invitation_id": invitation.pk,
         "key_id": key.pk,
         "photo_id": photo.pk,
+        "item_id": item.pk,
+        "location_id": location.pk,
+        "count_id": count.pk,
     }
 
 
@@ -183,8 +206,15 @@ def two_shops(client, login_verified):
     login_verified(client, owner.user)
     _key, raw = api_key_for(owner.shop, list(ApiScope.values))
     shop_b = ShopFactory()
+    # No role holds every permission (stock moves only through the inventory roles): a seller page
+    # is swept by a member of A whose role may use it, so B's ids meet the object lookup.
+    members = {Role.OWNER.value: client}
+    for role in Role:
+        if role != Role.OWNER:
+            members[role.value] = login_verified(Client(), MembershipFactory(shop=owner.shop, role=role).user)
     return {
         "a": owner.shop,
+        "members": members,
         "b": shop_b,
         "a_objects": objects_in(owner.shop),
         "b_objects": objects_in(shop_b),
@@ -225,7 +255,9 @@ def test_no_seller_page_or_shop_api_route_reaches_another_shop(client, two_shops
             failures.append(f"{what} {url} → 404 without a problem document")
 
     for route in routes:
-        principals = [("owner of A", client), ("A's key", key_client)]
+        role = next((r for r in Role if route.perm and role_allows(r, route.perm)), Role.OWNER)
+        client = two_shops["members"][role.value]
+        principals = [(f"{role.label} of A", client), ("A's key", key_client)]
         url = route.build(b.slug, b_objects)
         for method in _methods(route):
             expect(_request(client, method, url), {404}, f"owner of A: {method.upper()}", url)
@@ -261,7 +293,8 @@ def test_own_shop_routes_are_reachable(client, two_shops):
     failures, ok = [], set()
     for route in routes:
         url = route.build(a.slug, a_objects)
-        response = client.get(url)
+        role = next((r for r in Role if route.perm and role_allows(r, route.perm)), Role.OWNER)
+        response = two_shops["members"][role.value].get(url)
         if response.status_code in (404, 500):
             failures.append(f"owner of A: GET {url} → {response.status_code}")
         elif response.status_code == 200:
@@ -278,4 +311,13 @@ def test_own_shop_routes_are_reachable(client, two_shops):
         "catalog_imports:detail",
         "api:catalog:shop-product-list",
         "api:catalog:shop-product-detail",
+        "api:inventory:shop-stock-list",
+        "api:inventory:shop-stock-detail",
+        "api:inventory:shop-stock-movement-list",
+        "inventory_seller:list",
+        "inventory_seller:item",
+        "inventory_seller:receive",
+        "inventory_seller:count",
+        "inventory_seller:live",
+        "inventory_seller:alerts",
     } <= ok

@@ -153,6 +153,14 @@ class StockCountForm(forms.Form):
 
 
 class AlertSettingsForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        label=InventorySettings._meta.get_field("webhook_url").verbose_name,
+        help_text=InventorySettings._meta.get_field("webhook_url").help_text,
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+    )
+
     class Meta:
         model = InventorySettings
         fields = ["email_alerts", "webhook_url"]

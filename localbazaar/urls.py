@@ -12,6 +12,7 @@ api_v1 = [
     path("accounts/", include(("apps.accounts.api.urls", "accounts"))),
     path("", include(("apps.shops.api.urls", "shops"))),
     path("", include(("apps.catalog.api.urls", "catalog"))),
+    path("", include(("apps.inventory.api.urls", "inventory"))),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("search/", include(("apps.catalog.urls_search", "search"))),
     path("sell/<slug:shop_slug>/products/", include(("apps.catalog.urls_seller", "catalog_seller"))),
     path("sell/<slug:shop_slug>/imports/", include(("apps.catalog.urls_imports", "catalog_imports"))),
+    path("sell/<slug:shop_slug>/stock/", include(("apps.inventory.urls_seller", "inventory_seller"))),
     path("sell/", include("apps.shops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("apps.accounts.urls")),

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -194,7 +194,28 @@ def _record(movements: list[StockMovement]) -> None:
     for item in changed:
         item.updated_at = now
     low_stock_evaluate(changed, now=now)
-    StockItem.objects.bulk_update(changed, ["on_hand", "reserved", "low_stock_alerted_at", "updated_at"])
+    _levels_write(changed, now=now)
+
+
+def _levels_write(items: list[StockItem], *, now: datetime) -> None:
+    """Save the items' levels in one statement. On PostgreSQL an ``UPDATE … FROM (VALUES …)``: for
+    the one to few rows of a checkout it costs a fraction of ``bulk_update``'s CASE per field and
+    row in Python, which shortens how long hot rows stay locked (bench/inventory.py)."""
+    if connection.vendor != "postgresql":
+        StockItem.objects.bulk_update(items, ["on_hand", "reserved", "low_stock_alerted_at", "updated_at"])
+        return
+    table = connection.ops.quote_name(StockItem._meta.db_table)
+    rows = ", ".join(["(%s::bigint, %s::integer, %s::integer, %s::timestamptz)"] * len(items))
+    params: list = []
+    for item in items:
+        params += [item.pk, item.on_hand, item.reserved, item.low_stock_alerted_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS i SET on_hand = v.on_hand, reserved = v.reserved, "  # noqa: S608  (no user input)
+            f"low_stock_alerted_at = v.alerted, updated_at = %s FROM (VALUES {rows}) AS v(id, on_hand, reserved, alerted) "
+            "WHERE i.id = v.id",
+            [now, *params],
+        )
 
 
 def _not_enough(item: StockItem, *, wanted: int, doing: str) -> StockError:
@@ -527,7 +548,10 @@ def _close(reservations: list[Reservation], *, status: str, reason: str, now: da
         reservation.closed_at = now
         reservation.close_reason = reason[:REASON_MAX_LENGTH]
         reservation.updated_at = now
-    Reservation.objects.bulk_update(reservations, ["status", "closed_at", "close_reason", "updated_at"])
+    # Every row gets the same values: one plain UPDATE (bulk_update's CASE per row costs more).
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(
+        status=status, closed_at=now, close_reason=reason[:REASON_MAX_LENGTH], updated_at=now
+    )
 
 
 def _release_expired_holds(

@@ -229,7 +229,7 @@ def test_transfer_is_all_or_nothing(sarong):
         raise IntegrityError("simulated failure")
 
     with (
-        mock.patch.object(StockItem.objects, "bulk_update", side_effect=movements_written_then_items_fail),
+        mock.patch("apps.inventory.services.low_stock_evaluate", side_effect=movements_written_then_items_fail),
         pytest.raises(IntegrityError),
     ):
         stock_transfer(variant=sarong, source=store, destination=warehouse, quantity=2)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, RestrictedError, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.text import slugify
@@ -188,7 +188,23 @@ def variant_remove(*, variant: Variant) -> None:
     product_lock(variant.product)
     if variant.product.variants.count() <= 1:
         raise _last_variant_error()
-    variant.delete()
+    _variants_delete(Variant.objects.filter(pk=variant.pk))
+
+
+def _variants_delete(variants) -> None:
+    """Delete variants nothing else keeps records of. A variant with history elsewhere (stock and its
+    ledger, orders) is refused by the database's RESTRICT: say what to do instead."""
+    try:
+        variants.delete()
+    except RestrictedError as exc:
+        skus = sorted({getattr(obj, "variant", None) and obj.variant.sku for obj in exc.restricted_objects} - {None})
+        raise CatalogError(
+            _(
+                "The variant %(skus)s has stock or sales on record, so it cannot be removed: "
+                "switch it off (not for sale) instead."
+            )
+            % {"skus": ", ".join(skus) or _("you removed")}
+        ) from exc
 
 
 @dataclass
@@ -220,7 +236,7 @@ def product_variants_sync(*, product: Product, variants: list[VariantEdit]) -> l
     kept_ids = set(ids)
     if len(kept_ids) != len(ids) or kept_ids - set(existing):
         raise CatalogError(_("A variant on this page was removed meanwhile. Reload the page and try again."))
-    Variant.objects.filter(pk__in=set(existing) - kept_ids).delete()
+    _variants_delete(Variant.objects.filter(pk__in=set(existing) - kept_ids))
     # SKUs are unique per shop and checked row by row, so two variants swapping SKUs would collide
     # with each other: park the renamed ones under a placeholder first.
     renamed = [

@@ -57,8 +57,10 @@ class StockItem(TimeStampedModel):
     """
 
     shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="stock_items")
+    # RESTRICT: a variant with stock (and so a ledger) cannot be deleted on its own; the seller
+    # switches it off instead. Deleting the whole shop still removes both.
     variant = models.ForeignKey(
-        Variant, verbose_name=_("variant"), on_delete=models.CASCADE, related_name="stock_items"
+        Variant, verbose_name=_("variant"), on_delete=models.RESTRICT, related_name="stock_items"
     )
     # RESTRICT: a location with stock cannot be deleted, yet deleting the whole shop still works.
     location = models.ForeignKey(
@@ -187,7 +189,7 @@ class Reservation(TimeStampedModel):
 
     shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.CASCADE, related_name="+")
     reference = models.CharField(_("checkout reference"), max_length=100)
-    variant = models.ForeignKey(Variant, verbose_name=_("variant"), on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, verbose_name=_("variant"), on_delete=models.RESTRICT, related_name="+")
     item = models.ForeignKey(
         StockItem, verbose_name=_("stock item"), on_delete=models.CASCADE, related_name="reservations"
     )

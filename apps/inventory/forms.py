@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from apps.catalog.models import Variant
 from apps.core.webhooks import webhook_url_validate
@@ -107,8 +107,12 @@ class ShrinkageForm(_ShopStockForm):
 
 class TransferForm(_ShopStockForm):
     location = None
-    source = forms.ModelChoiceField(label=gettext_lazy("From"), queryset=StockLocation.objects.none())
-    destination = forms.ModelChoiceField(label=gettext_lazy("To"), queryset=StockLocation.objects.none())
+    source = forms.ModelChoiceField(
+        label=pgettext_lazy("stock location", "From"), queryset=StockLocation.objects.none()
+    )
+    destination = forms.ModelChoiceField(
+        label=pgettext_lazy("stock location", "To"), queryset=StockLocation.objects.none()
+    )
     quantity = _quantity_field()
     reason = _reason_field(required=False)
     reference = _reference_field()

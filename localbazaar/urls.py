@@ -22,6 +22,7 @@ urlpatterns = [
     path("sell/<slug:shop_slug>/products/", include(("apps.catalog.urls_seller", "catalog_seller"))),
     path("sell/<slug:shop_slug>/imports/", include(("apps.catalog.urls_imports", "catalog_imports"))),
     path("sell/<slug:shop_slug>/stock/", include(("apps.inventory.urls_seller", "inventory_seller"))),
+    path("sell/<slug:shop_slug>/stock/anomalies/", include(("apps.inventory.urls_anomalies", "inventory_anomalies"))),
     path("sell/", include("apps.shops.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("apps.accounts.urls")),

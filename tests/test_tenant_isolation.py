@@ -26,7 +26,7 @@ from PIL import Image
 
 from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
-from apps.inventory.models import StockCountImport, StockLocation
+from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
 from apps.shops.models import ApiScope, Invitation, ShopPhoto
 from apps.shops.permissions import Role, role_allows
@@ -85,6 +85,8 @@ KNOWN_SHOP_ROUTES = {
     "inventory_seller:count",
     "inventory_seller:location-default",
     "inventory_seller:live",
+    "inventory_anomalies:list",
+    "inventory_anomalies:detail",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -173,10 +175,14 @@ def objects_in(shop) -> dict[str, int]:
     )
     key, _raw = api_key_for(shop, [ApiScope.CATALOG_READ])
     photo = ShopPhoto.objects.create(shop=shop, image=_png("front.png"))
-    item = stock_receive(variant=variant, quantity=3).item
+    receipt = stock_receive(variant=variant, quantity=3)
+    item = receipt.item
     location = StockLocation.objects.create(shop=shop, name=f"Warehouse {shop.pk}", kind="warehouse")
     count = StockCountImport.objects.create(
         shop=shop, file=ContentFile(b"sku,counted\n", name="count.csv"), original_name="count.csv"
+    )
+    anomaly = StockAnomaly.objects.create(
+        shop=shop, detector="iforest", score="0.9000", reason="Receipt of +3 units", movement=receipt
     )
     return {
         "product_id": product.pk,
@@ -190,6 +196,7 @@ def objects_in(shop) -> dict[str, int]:
         "item_id": item.pk,
         "location_id": location.pk,
         "count_id": count.pk,
+        "anomaly_id": anomaly.pk,
     }
 
 

@@ -18,8 +18,18 @@ from apps.core.services import audit_log_record
 from apps.shops.admin import ShopScopedAdminMixin
 from apps.shops.permissions import Perm
 
+from .anomalies import AnomalyReviewError, anomaly_review
 from .errors import StockError
-from .models import Reservation, StockItem, StockLocation, StockMovement
+from .models import (
+    InventoryAlert,
+    InventorySettings,
+    Reservation,
+    StockAnomaly,
+    StockCountImport,
+    StockItem,
+    StockLocation,
+    StockMovement,
+)
 from .services import (
     reservation_release,
     stock_adjust,
@@ -378,3 +388,108 @@ class ReservationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, AuditedModelAdm
                 )
                 released += 1
         self.message_user(request, f"Released {released} reservation{'s' if released != 1 else ''}.")
+
+
+@admin.register(StockAnomaly)
+class StockAnomalyAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
+    """The detectors' findings, read-only; staff confirm or dismiss them with the actions, which
+    call the same service as the seller's review page."""
+
+    admin_view_perm = Perm.STOCK_VIEW
+    admin_change_perm = Perm.STOCK_ADJUST
+    list_display = ("created_at", "shop", "reason", "score", "detector", "status", "reviewed_by")
+    list_filter = ("status", "detector")
+    search_fields = ("reason", "shop__name", "shop__slug")
+    list_select_related = ("shop", "reviewed_by")
+    show_full_result_count = False
+    readonly_fields = [
+        "shop",
+        "detector",
+        "score",
+        "reason",
+        "movement",
+        "movements",
+        "status",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
+        "created_at",
+    ]
+    fields = readonly_fields
+    actions = ["confirm", "dismiss"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list's actions need "change"; an anomaly's page never edits anything.
+        return obj is None and super().has_change_permission(request)
+
+    def _review(self, request, queryset, verdict: str) -> None:
+        done = 0
+        for anomaly in queryset.select_related("shop"):
+            if not ShopScopedAdminMixin.has_change_permission(self, request, anomaly):
+                self.message_user(
+                    request, f"{anomaly}: your role may not review anomalies of {anomaly.shop}.", messages.ERROR
+                )
+                continue
+            try:
+                anomaly_review(anomaly=anomaly, actor=request.user, verdict=verdict, note="reviewed by staff in admin")
+            except AnomalyReviewError as exc:
+                self.message_user(request, f"{anomaly}: {exc.message}", messages.ERROR)
+                continue
+            audit_log_record(
+                actor=request.user,
+                action=AuditLogEntry.Action.ACTION,
+                obj=anomaly,
+                changes={"action": verdict},
+                ip_address=_client_ip(request),
+            )
+            done += 1
+        if done:
+            self.message_user(request, f"{verdict.capitalize()} {done} anomal{'ies' if done != 1 else 'y'}.")
+
+    @admin.action(description="Confirm the selected anomalies (something is wrong)", permissions=["change"])
+    def confirm(self, request, queryset):
+        self._review(request, queryset, StockAnomaly.Status.CONFIRMED)
+
+    @admin.action(description="Dismiss the selected anomalies (they are fine)", permissions=["change"])
+    def dismiss(self, request, queryset):
+        self._review(request, queryset, StockAnomaly.Status.DISMISSED)
+
+
+@admin.register(InventoryAlert)
+class InventoryAlertAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, AuditedModelAdmin):
+    """What alerts went out and how their delivery went (email, webhook attempts, last error)."""
+
+    admin_view_perm = Perm.STOCK_VIEW
+    admin_change_perm = Perm.STOCK_ALERTS
+    list_display = ("created_at", "shop", "kind", "subject", "email_status", "webhook_status", "webhook_attempts")
+    list_filter = ("kind", "email_status", "webhook_status")
+    search_fields = ("subject", "shop__name")
+    list_select_related = ("shop",)
+    readonly_fields = [f.name for f in InventoryAlert._meta.fields]
+
+
+@admin.register(InventorySettings)
+class InventorySettingsAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, AuditedModelAdmin):
+    """Read-only here: shops change them in the portal, where the webhook URL is checked."""
+
+    admin_view_perm = Perm.STOCK_VIEW
+    admin_change_perm = Perm.STOCK_ALERTS
+    list_display = ("shop", "email_alerts", "webhook_url")
+    list_select_related = ("shop",)
+    readonly_fields = [f.name for f in InventorySettings._meta.fields]
+
+
+@admin.register(StockCountImport)
+class StockCountImportAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, AuditedModelAdmin):
+    admin_view_perm = Perm.STOCK_VIEW
+    admin_change_perm = Perm.STOCK_ADJUST
+    list_display = ("created_at", "shop", "original_name", "status", "total_rows", "adjusted_rows", "created_by")
+    list_filter = ("status",)
+    list_select_related = ("shop", "created_by")
+    readonly_fields = [f.name for f in StockCountImport._meta.fields]

@@ -56,3 +56,12 @@ def stock_count_run(self, *, count_id: int) -> dict:
     except SoftTimeLimitExceeded:
         stock_count_fail(count_id=count_id)
         raise
+
+
+@shared_task(name="inventory.anomaly_scan_nightly")
+def anomaly_scan_nightly() -> int:
+    """Score every shop's movements of the last two days and record the unusual ones (run by beat
+    nightly; each shop's model is fitted fresh). Returns the number of anomalies created."""
+    from .anomalies import anomalies_scan_all  # scikit-learn loads only in the worker that runs this
+
+    return sum(len(scan.anomalies) for scan in anomalies_scan_all())

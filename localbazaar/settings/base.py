@@ -7,6 +7,7 @@ site runs on SQLite with tasks executed in process, which is what ``make run`` r
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -233,6 +234,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "core-worker-heartbeat": {"task": "core.worker_heartbeat", "schedule": 60.0},
     "inventory-reservations-expire": {"task": "inventory.reservations_expire", "schedule": 60.0},
+    "inventory-anomaly-scan-nightly": {
+        "task": "inventory.anomaly_scan_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # --- API -----------------------------------------------------------------------------------------

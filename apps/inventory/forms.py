@@ -1,5 +1,5 @@
-"""Seller-portal forms for stock. They check the shape of the input; the services check the rules
-(and their StockError becomes a form error)."""
+"""Seller-portal forms for stock. They check the shape of the input and hand it to their service
+(``apply``); the services check the rules (and their StockError becomes a form error)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ from apps.catalog.models import Variant
 from apps.core.webhooks import webhook_url_validate
 from apps.shops.models import Shop
 
-from .models import InventorySettings, StockLocation
+from .models import InventorySettings, StockLocation, StockMovement
 from .selectors import stock_locations_for_shop
-from .services import MAX_UNITS_PER_CHANGE, REASON_MAX_LENGTH, REFERENCE_MAX_LENGTH
+from .services import (
+    MAX_UNITS_PER_CHANGE,
+    REASON_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    stock_adjust,
+    stock_receive,
+    stock_shrinkage,
+    stock_transfer,
+)
 
 REASON_SUGGESTIONS = {
     "adjust": [
@@ -71,6 +79,17 @@ class ReceiveForm(_ShopStockForm):
     reason = _reason_field(required=False)
     reference = _reference_field()
 
+    def apply(self, *, actor) -> StockMovement:
+        data = self.cleaned_data
+        return stock_receive(
+            variant=data["sku"],
+            quantity=data["quantity"],
+            location=data["location"],
+            actor=actor,
+            reason=data["reason"],
+            reference=data["reference"],
+        )
+
 
 class AdjustForm(_ShopStockForm):
     MODES = (
@@ -98,11 +117,35 @@ class AdjustForm(_ShopStockForm):
             )
         return data
 
+    def apply(self, *, actor) -> StockMovement | None:
+        data = self.cleaned_data
+        by_count = data["mode"] == "counted"
+        return stock_adjust(
+            variant=data["sku"],
+            counted=data["value"] if by_count else None,
+            delta=None if by_count else data["value"],
+            location=data["location"],
+            actor=actor,
+            reason=data["reason"],
+            reference=data["reference"],
+        )
+
 
 class ShrinkageForm(_ShopStockForm):
     quantity = _quantity_field()
     reason = _reason_field(required=True)
     reference = _reference_field()
+
+    def apply(self, *, actor) -> StockMovement:
+        data = self.cleaned_data
+        return stock_shrinkage(
+            variant=data["sku"],
+            quantity=data["quantity"],
+            location=data["location"],
+            actor=actor,
+            reason=data["reason"],
+            reference=data["reference"],
+        )
 
 
 class TransferForm(_ShopStockForm):
@@ -122,6 +165,20 @@ class TransferForm(_ShopStockForm):
         if data.get("source") and data.get("source") == data.get("destination"):
             self.add_error("destination", _("Choose two different locations to move stock between."))
         return data
+
+    def apply(self, *, actor) -> StockMovement:
+        """Returns the incoming side (its item is the one the seller is sent to)."""
+        data = self.cleaned_data
+        _out, into = stock_transfer(
+            variant=data["sku"],
+            source=data["source"],
+            destination=data["destination"],
+            quantity=data["quantity"],
+            actor=actor,
+            reason=data["reason"],
+            reference=data["reference"],
+        )
+        return into
 
 
 class ThresholdForm(forms.Form):

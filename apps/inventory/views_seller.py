@@ -9,6 +9,7 @@ and reads through selectors that take ``shop=request.shop``. Writes go through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.csv_files import csv_problems_response
@@ -41,15 +43,7 @@ from .selectors import (
     stock_location_get_for_shop,
     stock_locations_for_shop,
 )
-from .services import (
-    stock_adjust,
-    stock_item_threshold_set,
-    stock_location_create,
-    stock_location_make_default,
-    stock_receive,
-    stock_shrinkage,
-    stock_transfer,
-)
+from .services import stock_item_threshold_set, stock_location_create, stock_location_make_default
 
 ITEMS_PER_PAGE = 50
 MOVEMENTS_PER_PAGE = 50
@@ -163,116 +157,44 @@ def _initial_from_query(request) -> dict:
     return initial
 
 
-def _change_view(request, *, form_class, template: str, title: str, apply, done_message: str):
-    form = form_class(request.POST or None, shop=request.shop, initial=_initial_from_query(request))
+@dataclass(frozen=True)
+class StockChange:
+    form_class: type
+    title: str
+    done_message: str
+
+
+# The four change pages: one form each (which names its service and maps its fields), one view.
+CHANGES = {
+    "receive": StockChange(stock_forms.ReceiveForm, gettext_lazy("Receive stock"), gettext_lazy("Stock received.")),
+    "adjust": StockChange(stock_forms.AdjustForm, gettext_lazy("Adjust stock"), gettext_lazy("Stock adjusted.")),
+    "transfer": StockChange(
+        stock_forms.TransferForm, gettext_lazy("Move stock between locations"), gettext_lazy("Stock moved.")
+    ),
+    "shrinkage": StockChange(
+        stock_forms.ShrinkageForm, gettext_lazy("Write off damaged or lost stock"), gettext_lazy("Stock written off.")
+    ),
+}
+
+
+@seller_view(Perm.STOCK_ADJUST)
+@require_http_methods(["GET", "POST"])
+def stock_change_view(request, change: str):
+    """Receive, adjust, transfer or write off stock; the service's refusal becomes a form error."""
+    spec = CHANGES[change]
+    form = spec.form_class(request.POST or None, shop=request.shop, initial=_initial_from_query(request))
     if request.method == "POST" and form.is_valid():
         try:
-            movement = apply(form.cleaned_data)
+            movement = form.apply(actor=request.user)
         except StockError as exc:
             form.add_error(None, exc.message)
         else:
             if movement is None:
                 messages.info(request, _("The count matches the books: nothing changed."))
                 return redirect("inventory_seller:list", shop_slug=request.shop.slug)
-            messages.success(request, done_message)
+            messages.success(request, spec.done_message)
             return redirect("inventory_seller:item", shop_slug=request.shop.slug, item_id=movement.item_id)
-    return render(request, template, _context(request, form=form, title=title))
-
-
-@seller_view(Perm.STOCK_ADJUST)
-@require_http_methods(["GET", "POST"])
-def stock_receive_view(request):
-    def apply(data):
-        return stock_receive(
-            variant=data["sku"],
-            quantity=data["quantity"],
-            location=data["location"],
-            actor=request.user,
-            reason=data["reason"],
-            reference=data["reference"],
-        )
-
-    return _change_view(
-        request,
-        form_class=stock_forms.ReceiveForm,
-        template="inventory/seller/stock_change.html",
-        title=_("Receive stock"),
-        apply=apply,
-        done_message=_("Stock received."),
-    )
-
-
-@seller_view(Perm.STOCK_ADJUST)
-@require_http_methods(["GET", "POST"])
-def stock_adjust_view(request):
-    def apply(data):
-        by_count = data["mode"] == "counted"
-        return stock_adjust(
-            variant=data["sku"],
-            counted=data["value"] if by_count else None,
-            delta=None if by_count else data["value"],
-            location=data["location"],
-            actor=request.user,
-            reason=data["reason"],
-            reference=data["reference"],
-        )
-
-    return _change_view(
-        request,
-        form_class=stock_forms.AdjustForm,
-        template="inventory/seller/stock_change.html",
-        title=_("Adjust stock"),
-        apply=apply,
-        done_message=_("Stock adjusted."),
-    )
-
-
-@seller_view(Perm.STOCK_ADJUST)
-@require_http_methods(["GET", "POST"])
-def stock_shrinkage_view(request):
-    def apply(data):
-        return stock_shrinkage(
-            variant=data["sku"],
-            quantity=data["quantity"],
-            location=data["location"],
-            actor=request.user,
-            reason=data["reason"],
-            reference=data["reference"],
-        )
-
-    return _change_view(
-        request,
-        form_class=stock_forms.ShrinkageForm,
-        template="inventory/seller/stock_change.html",
-        title=_("Write off damaged or lost stock"),
-        apply=apply,
-        done_message=_("Stock written off."),
-    )
-
-
-@seller_view(Perm.STOCK_ADJUST)
-@require_http_methods(["GET", "POST"])
-def stock_transfer_view(request):
-    def apply(data):
-        _out, into = stock_transfer(
-            variant=data["sku"],
-            source=data["source"],
-            destination=data["destination"],
-            quantity=data["quantity"],
-            actor=request.user,
-            reason=data["reason"],
-            reference=data["reference"],
-        )
-        return into
-
-    return _change_view(
-        request,
-        form_class=stock_forms.TransferForm,
-        template="inventory/seller/stock_change.html",
-        title=_("Move stock between locations"),
-        apply=apply,
-        done_message=_("Stock moved."),
-    )
+    return render(request, "inventory/seller/stock_change.html", _context(request, form=form, title=spec.title))
 
 
 # --- locations ----------------------------------------------------------------------------------

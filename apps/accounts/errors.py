@@ -6,3 +6,13 @@ from apps.core.errors import ApplicationError
 class MfaError(ApplicationError):
     code = "mfa-error"
     title = _("Two-factor authentication")
+
+
+class AddressError(ApplicationError):
+    code = "address-error"
+    title = _("Address book")
+
+
+class AddressLimitReached(AddressError):
+    code = "address-limit-reached"
+    status_code = 409

@@ -1,4 +1,4 @@
-"""Account writes: setting up, confirming and removing two-factor authentication."""
+"""Account writes: two-factor authentication, the profile, and the buyer's address book."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .errors import MfaError
-from .models import User
+from apps.core.geo import sg_postal_district
+
+from .errors import AddressError, AddressLimitReached, MfaError
+from .models import Address, User
 from .selectors import user_has_mfa, user_requires_mfa, user_verification_devices
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -128,3 +132,164 @@ def user_profile_update(*, user: User, first_name: str, last_name: str, preferre
     user.full_clean()
     user.save(update_fields=["first_name", "last_name", "preferred_language"])
     return user
+
+
+ADDRESS_LIMIT = 20
+
+
+def _address_book_lock(*, user_id: int) -> None:
+    """Serialise address-book writes of one user on their user row (limit and single default)."""
+    list(User.objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True))
+
+
+def _address_normalise(address: Address) -> None:
+    address.country = (address.country or "").strip().upper()
+    address.postcode = (address.postcode or "").strip()
+    if address.country == "SG":
+        address.postcode = address.postcode.replace(" ", "")
+    for name in ("label", "recipient_name", "phone", "line1", "line2", "city"):
+        setattr(address, name, (getattr(address, name) or "").strip())
+    # Same approach as a shop's address: a Singapore postcode places it at its district's centre.
+    # Unlike a shop, an address that cannot be placed is kept without coordinates.
+    district = sg_postal_district(address.postcode) if address.country == "SG" else None
+    address.latitude = district.point.latitude if district else None
+    address.longitude = district.point.longitude if district else None
+
+
+def _address_locked(*, address: Address) -> Address:
+    _address_book_lock(user_id=address.user_id)
+    current = Address.objects.filter(pk=address.pk).first()
+    if current is None:
+        raise AddressError(_("This address has been deleted. Reload the page to see your address book."))
+    return current
+
+
+@transaction.atomic
+def address_create(
+    *,
+    user: User,
+    recipient_name: str,
+    phone: str,
+    line1: str,
+    postcode: str,
+    label: str = "",
+    line2: str = "",
+    city: str = "Singapore",
+    country: str = "SG",
+    make_default: bool = False,
+) -> Address:
+    """Add an address to the user's book. The first address (or any with ``make_default``) becomes
+    the default. Raises :class:`AddressLimitReached` at ``ADDRESS_LIMIT`` addresses and
+    ``ValidationError`` (per field) for a bad postcode, phone or country."""
+    _address_book_lock(user_id=user.pk)
+    book = Address.objects.filter(user=user)
+    if book.count() >= ADDRESS_LIMIT:
+        raise AddressLimitReached(
+            _("Your address book is full (%(limit)d addresses). Delete an address you no longer use to add a new one.")
+            % {"limit": ADDRESS_LIMIT}
+        )
+    address = Address(
+        user=user,
+        label=label,
+        recipient_name=recipient_name,
+        phone=phone,
+        line1=line1,
+        line2=line2,
+        postcode=postcode,
+        city=city,
+        country=country,
+        is_default=make_default or not book.filter(is_default=True).exists(),
+    )
+    _address_normalise(address)
+    if address.is_default:
+        book.filter(is_default=True).update(is_default=False, updated_at=timezone.now())
+    address.full_clean()
+    address.save()
+    return address
+
+
+@transaction.atomic
+def address_update(
+    *,
+    address: Address,
+    label: str | None = None,
+    recipient_name: str | None = None,
+    phone: str | None = None,
+    line1: str | None = None,
+    line2: str | None = None,
+    postcode: str | None = None,
+    city: str | None = None,
+    country: str | None = None,
+    make_default: bool = False,
+) -> Address:
+    """Change an address; a field left as None keeps its value. Coordinates follow the postcode.
+
+    ``make_default`` makes it the default; it never takes the default away (make another the
+    default instead). Returns the saved address, read afresh from the database.
+    """
+    current = _address_locked(address=address)
+    changes = {
+        "label": label,
+        "recipient_name": recipient_name,
+        "phone": phone,
+        "line1": line1,
+        "line2": line2,
+        "postcode": postcode,
+        "city": city,
+        "country": country,
+    }
+    for name, value in changes.items():
+        if value is not None:
+            setattr(current, name, value)
+    _address_normalise(current)
+    if make_default and not current.is_default:
+        Address.objects.filter(user_id=current.user_id, is_default=True).update(
+            is_default=False, updated_at=timezone.now()
+        )
+        current.is_default = True
+    current.full_clean()
+    current.save()
+    return current
+
+
+@transaction.atomic
+def address_make_default(*, address: Address) -> Address:
+    """Make this the user's default address (the one checkout suggests first)."""
+    current = _address_locked(address=address)
+    if not current.is_default:
+        Address.objects.filter(user_id=current.user_id, is_default=True).update(
+            is_default=False, updated_at=timezone.now()
+        )
+        current.is_default = True
+        current.full_clean()
+        current.save(update_fields=["is_default", "updated_at"])
+    return current
+
+
+@transaction.atomic
+def address_delete(*, address: Address) -> None:
+    """Delete an address. When it was the default, the most recently used (or, never used, most
+    recently created) remaining address becomes the default. Orders keep their own snapshot."""
+    current = _address_locked(address=address)
+    was_default = current.is_default
+    current.delete()
+    if not was_default:
+        return
+    successor = (
+        Address.objects.filter(user_id=current.user_id)
+        .order_by(Coalesce("last_used_at", "created_at").desc(), "-id")
+        .first()
+    )
+    if successor is not None:
+        successor.is_default = True
+        successor.save(update_fields=["is_default", "updated_at"])
+
+
+@transaction.atomic
+def address_mark_used(*, address: Address) -> Address:
+    """Record that an order was placed to this address (checkout calls it); the most recently used
+    address is the one promoted when the default is deleted."""
+    now = timezone.now()
+    Address.objects.filter(pk=address.pk).update(last_used_at=now)
+    address.last_used_at = now
+    return address

@@ -12,4 +12,9 @@ urlpatterns = [
     path("mfa/authenticate/", views.mfa_authenticate, name="mfa-authenticate"),
     path("mfa/backup-codes/", views.mfa_backup_codes, name="mfa-backup-codes"),
     path("mfa/turn-off/", views.mfa_turn_off, name="mfa-turn-off"),
+    path("addresses/", views.address_list, name="addresses"),
+    path("addresses/new/", views.address_create_view, name="address-create"),
+    path("addresses/<int:address_id>/edit/", views.address_edit, name="address-edit"),
+    path("addresses/<int:address_id>/delete/", views.address_delete_view, name="address-delete"),
+    path("addresses/<int:address_id>/default/", views.address_make_default_view, name="address-default"),
 ]

@@ -1,4 +1,5 @@
-"""Account pages: two-factor setup, verification (at login and step-up), backup codes, profile."""
+"""Account pages: two-factor setup, verification (at login and step-up), backup codes, profile,
+and the address book."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from allauth.account.stages import LoginStageController
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -19,10 +21,22 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from .errors import MfaError
-from .forms import OtpCodeForm, ProfileForm, TotpConfirmForm
-from .selectors import user_backup_codes_left, user_has_mfa, user_requires_mfa
+from .errors import AddressError, MfaError
+from .forms import AddressForm, OtpCodeForm, ProfileForm, TotpConfirmForm
+from .models import Address
+from .selectors import (
+    address_get_for_user,
+    addresses_for_user,
+    user_backup_codes_left,
+    user_has_mfa,
+    user_requires_mfa,
+)
 from .services import (
+    ADDRESS_LIMIT,
+    address_create,
+    address_delete,
+    address_make_default,
+    address_update,
     mfa_backup_codes_regenerate,
     mfa_code_check,
     mfa_disable,
@@ -200,3 +214,89 @@ def profile(request):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, form.cleaned_data["preferred_language"], samesite="Lax")
         return response
     return render(request, "accounts/profile.html", {"form": form})
+
+
+def _address_form_errors(form, exc: ValidationError | AddressError) -> None:
+    if isinstance(exc, AddressError):
+        form.add_error(None, exc.message)
+        return
+    by_field = exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+    for field, errors in by_field:
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET"])
+def address_list(request):
+    addresses = list(addresses_for_user(user=request.user))
+    context = {"addresses": addresses, "limit": ADDRESS_LIMIT, "book_full": len(addresses) >= ADDRESS_LIMIT}
+    return render(request, "accounts/address_list.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def address_create_view(request):
+    next_url = _safe_next(request, reverse("accounts:addresses"))
+    form = AddressForm(request.POST or None, instance=Address(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            address_create(user=request.user, **form.cleaned_data)
+        except (AddressError, ValidationError) as exc:
+            _address_form_errors(form, exc)
+        else:
+            messages.success(request, _("Address saved."))
+            return redirect(next_url)
+    book_full = addresses_for_user(user=request.user).count() >= ADDRESS_LIMIT
+    context = {"form": form, "creating": True, "book_full": book_full, "limit": ADDRESS_LIMIT, "next": next_url}
+    return render(request, "accounts/address_form.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def address_edit(request, address_id: int):
+    address = address_get_for_user(user=request.user, address_id=address_id)
+    next_url = _safe_next(request, reverse("accounts:addresses"))
+    form = AddressForm(request.POST or None, instance=address)
+    if request.method == "POST" and form.is_valid():
+        try:
+            address_update(address=address, **form.cleaned_data)
+        except (AddressError, ValidationError) as exc:
+            _address_form_errors(form, exc)
+        else:
+            messages.success(request, _("Address saved."))
+            return redirect(next_url)
+    context = {"form": form, "address": address, "creating": False, "next": next_url}
+    return render(request, "accounts/address_form.html", context)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def address_delete_view(request, address_id: int):
+    """GET asks for confirmation (the page works without JavaScript); POST deletes."""
+    address = address_get_for_user(user=request.user, address_id=address_id)
+    if request.method == "GET":
+        return render(request, "accounts/address_confirm_delete.html", {"address": address})
+    try:
+        address_delete(address=address)
+    except AddressError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Address deleted."))
+    return redirect("accounts:addresses")
+
+
+@login_required
+@require_POST
+def address_make_default_view(request, address_id: int):
+    address = address_get_for_user(user=request.user, address_id=address_id)
+    try:
+        address_make_default(address=address)
+    except AddressError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("This is now your default address."))
+    return redirect("accounts:addresses")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from apps.core.geo import Point, haversine_km, sg_postal_district
+from apps.core.registry import product_page_panels
 from apps.shops.selectors import shop_get_public, shop_is_open_now, shop_opening_week, shop_story_excerpt
 
 from .location import buyer_location_clear, buyer_location_get, buyer_location_set
@@ -115,6 +116,7 @@ def product_page(request, shop_slug: str, product_slug: str):
         "story_excerpt": shop_story_excerpt(shop),
         "ancestors": [*category_ancestors(category=product.category), product.category] if product.category else [],
         "more_products": more,
+        "panels": [panel for _name, func in product_page_panels.items() if (panel := func(request, product))],
     }
     return render(request, "catalog/product.html", context)
 

@@ -6,7 +6,9 @@ A domain app registers in its ``AppConfig.ready()``:
   each returns lines to print (e.g. the logins it created);
 - a *seller dashboard panel* (``seller_dashboard_panels.register(name, func, order)``): ``func(membership)``
   returns ``{"id", "title", "url", "refresh_seconds"}`` for a member allowed to see it, else None;
-  the dashboard loads each panel from its URL with htmx and refreshes it.
+  the dashboard loads each panel from its URL with htmx and refreshes it;
+- a *product page panel* (``product_page_panels.register(name, func, order)``): ``func(request, product)``
+  returns a dict with a ``template`` to include on the product page (and what it needs), or None.
 """
 
 from __future__ import annotations
@@ -32,3 +34,4 @@ class _Registry:
 
 demo_seeders = _Registry()
 seller_dashboard_panels = _Registry()
+product_page_panels = _Registry()

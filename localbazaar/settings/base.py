@@ -52,6 +52,8 @@ LOCAL_APPS = [
     "apps.shops",
     "apps.catalog",
     "apps.inventory",
+    "apps.payments",
+    "apps.orders",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -91,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.site",
+                "apps.orders.panels.cart_context",
             ],
         },
     }
@@ -238,6 +241,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inventory.anomaly_scan_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    "orders-checkouts-expire": {"task": "orders.checkouts_expire", "schedule": 60.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -317,11 +321,12 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'"],
+        "script-src": ["'self'", "https://js.stripe.com"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", "https://api.stripe.com"],
+        "frame-src": ["'self'", "https://js.stripe.com", "https://hooks.stripe.com"],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
         "base-uri": ["'self'"],
@@ -339,6 +344,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")
 # How long a checkout holds its stock before the units go back on sale (inventory.stock_reserve).
 INVENTORY_RESERVATION_TTL_SECONDS = env.int("INVENTORY_RESERVATION_TTL_SECONDS", default=600)
+# How long a buyer may cancel a 1-Click order from its confirmation page (refund, stock back).
+ONE_CLICK_CANCEL_MINUTES = env.int("ONE_CLICK_CANCEL_MINUTES", default=30)
 # The site's public address, for links in emails and webhook messages sent by background jobs.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Outgoing webhooks (shops' alert URLs): a short timeout, and no private, loopback or link-local
@@ -350,3 +357,20 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 # The home page's "New" and category shelves are the same for every visitor without a location:
 # they are cached this long (seconds) per language. New products appear within this delay.
 HOME_CACHE_SECONDS = env.int("HOME_CACHE_SECONDS", default=60)
+
+# --- Payments -------------------------------------------------------------------------------------
+# Stripe keys come only from the environment. Without STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY
+# card payments are off (payments_card_enabled() is False) and checkout offers pay on pickup only.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Empty: Stripe's own API. Tests point it at a local fake Stripe (localstripe on 127.0.0.1).
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+# Stripe.js, the one script loaded from another host (allowed in the CSP above).
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Webhook signatures older than this (seconds) are refused, against replays.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The platform's commission on each order, a decimal fraction ("0.08" = 8%), kept as a string so
+# it never passes through a float; payments.selectors.platform_commission_rate() reads it.
+PLATFORM_COMMISSION_RATE = env("PLATFORM_COMMISSION_RATE", default="0.08")

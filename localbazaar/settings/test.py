@@ -32,3 +32,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True  # webhook tests post to a server on 127.0.0.1
 HOME_CACHE_SECONDS = 0  # tests see every change at once; test_home_shelves_are_cached turns it on
+
+# --- Payments: no test reaches Stripe. Card payments are off unless a test turns them on, pointing
+# STRIPE_API_BASE at the localstripe server the payments tests start on 127.0.0.1.
+STRIPE_SECRET_KEY = ""
+STRIPE_PUBLISHABLE_KEY = ""
+STRIPE_WEBHOOK_SECRET = ""
+STRIPE_API_BASE = "http://127.0.0.1:9"  # the discard port: a forgotten override fails fast, offline
+STRIPE_MAX_NETWORK_RETRIES = 0

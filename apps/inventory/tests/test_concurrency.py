@@ -8,7 +8,6 @@ races the same baskets; the assertions hold whatever order the threads happen to
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -16,11 +15,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
+from apps.core.tests.concurrency import race, race_errors
 from apps.inventory.errors import OutOfStock
 from apps.inventory.models import Reservation, StockItem, StockMovement
 from apps.inventory.services import (
@@ -49,34 +49,10 @@ SEED = 20261122
 
 
 def _race(count: int, work) -> list[tuple[str, object]]:
-    """Run ``work(i)`` for i in 0..count-1, each in its own thread and connection, all released at
-    once. Returns ("ok", result), ("out", OutOfStock) or ("error", exception) per thread."""
-    barrier = threading.Barrier(count)
-    results: list[tuple[str, object]] = [("error", RuntimeError("did not finish"))] * count
-
-    def run(i: int) -> None:
-        try:
-            connection.ensure_connection()  # connect before the start line, so the race is on the rows
-            barrier.wait(timeout=30)
-            results[i] = ("ok", work(i))
-        except OutOfStock as exc:
-            results[i] = ("out", exc)
-        except Exception as exc:  # a deadlock (OperationalError) or anything else fails the test below
-            results[i] = ("error", exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,), name=f"buyer-{i}") for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a buyer is still waiting: a lock is never released"
-    return results
+    return race(count, work, expected=(OutOfStock,))
 
 
-def _errors(results) -> list[str]:
-    return [f"{type(exc).__name__}: {exc}" for status, exc in results if status == "error"]
+_errors = race_errors
 
 
 def _inventory_check_output() -> str:

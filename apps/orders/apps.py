@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    """The cart, checkout (one payment, one order per shop), 1-Click Buying and buyers' orders."""
+
+    name = "apps.orders"
+    label = "orders"
+    verbose_name = _("Orders")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from apps.core.registry import product_page_panels
+        from apps.payments.signals import payment_succeeded
+
+        from .panels import buy_panel
+        from .receivers import merge_guest_cart, payment_succeeded_received
+
+        product_page_panels.register("buy", buy_panel, order=10)
+        user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
+        payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")

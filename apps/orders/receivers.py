@@ -1,0 +1,25 @@
+"""Receivers the orders app connects in ``OrdersConfig.ready``; each only calls a service."""
+
+from .selectors import cart_count, cart_get
+from .services import cart_merge
+
+GUEST_CART_SESSION_KEY = "orders_guest_cart"  # apps.orders.views keeps the guest's cart token here
+CART_COUNT_SESSION_KEY = "orders_cart_count"  # items in the cart, for the header
+
+
+def merge_guest_cart(sender, request, user, **kwargs) -> None:
+    """A guest's cart joins the buyer's cart on sign-in (the token is in the session's data, which
+    sign-in keeps)."""
+    if request is None:
+        return
+    token = request.session.pop(GUEST_CART_SESSION_KEY, None)
+    if token:
+        cart_merge(session_key=token, user=user)
+    request.session[CART_COUNT_SESSION_KEY] = cart_count(cart=cart_get(user=user))
+
+
+def payment_succeeded_received(sender, payment, **kwargs) -> None:
+    """A checkout's payment succeeded (or was collected at the counter): its orders are paid."""
+    from .services import checkout_paid
+
+    checkout_paid(number=payment.reference)

@@ -1,0 +1,183 @@
+"""Reads for carts, checkouts and orders. Buyer-side getters take the buyer and raise 404 for
+anyone else's checkout or order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.catalog.models import Product, Variant
+from apps.inventory.selectors import stock_available_by_variant
+from apps.shops.models import Shop
+from apps.shops.selectors import shops_public
+
+from .models import Cart, CartLine, Checkout, OneClickSettings, Order
+
+
+def cart_get(*, user=None, session_key: str | None = None) -> Cart | None:
+    if user is not None and user.is_authenticated:
+        return Cart.objects.filter(user=user).first()
+    if session_key:
+        return Cart.objects.filter(session_key=session_key).first()
+    return None
+
+
+def variant_purchasable(variant: Variant) -> bool:
+    """On sale now: the variant is active, its product is active and its shop is open to orders."""
+    return (
+        variant.is_active
+        and variant.product.status == Product.Status.ACTIVE
+        and variant.shop.status == Shop.Status.ACTIVE
+        and shops_public().filter(pk=variant.shop_id).exists()
+    )
+
+
+@dataclass
+class CartLineView:
+    line: CartLine
+    variant: Variant
+    price: Decimal  # the current price
+    available: int
+    purchasable: bool
+
+    @property
+    def price_changed(self) -> bool:
+        return self.price != self.line.unit_price
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.price * self.line.quantity
+
+    @property
+    def problem(self) -> str:
+        if not self.purchasable:
+            return "unavailable"
+        if self.available < self.line.quantity:
+            return "stock"
+        return ""
+
+
+@dataclass
+class CartShopGroup:
+    shop: Shop
+    lines: list[CartLineView] = field(default_factory=list)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.line_total for line in self.lines), Decimal("0"))
+
+    @property
+    def currency(self) -> str:
+        return self.shop.currency
+
+
+@dataclass
+class CartView:
+    cart: Cart | None
+    groups: list[CartShopGroup]
+
+    @property
+    def lines(self) -> list[CartLineView]:
+        return [line for group in self.groups for line in group.lines]
+
+    @property
+    def count(self) -> int:
+        return sum(line.line.quantity for line in self.lines)
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        """Total per currency (a cart can only be checked out in one currency at a time)."""
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for group in self.groups:
+            totals[group.currency] += group.subtotal
+        return dict(totals)
+
+    @property
+    def has_problems(self) -> bool:
+        return any(line.problem or line.price_changed for line in self.lines)
+
+
+def cart_view(*, cart: Cart | None) -> CartView:
+    """The cart grouped by shop with current prices and available stock; a fixed number of queries
+    whatever its size."""
+    if cart is None:
+        return CartView(cart=None, groups=[])
+    lines = list(cart.lines.select_related("variant__product", "variant__shop").order_by("created_at", "pk"))
+    return lines_view(lines=lines, cart=cart)
+
+
+def lines_view(*, lines: list[CartLine], cart: Cart | None = None) -> CartView:
+    """Cart lines (saved, or unsaved ones such as a 1-Click purchase's) grouped by shop, with
+    current prices and available stock."""
+    public_shops = set(shops_public().filter(pk__in={ln.variant.shop_id for ln in lines}).values_list("pk", flat=True))
+    available: dict[int, int] = {}
+    by_shop: dict[int, list[CartLine]] = defaultdict(list)
+    for line in lines:
+        by_shop[line.variant.shop_id].append(line)
+    for shop_lines in by_shop.values():
+        shop = shop_lines[0].variant.shop
+        available.update(stock_available_by_variant(shop=shop, variant_ids=[ln.variant_id for ln in shop_lines]))
+    groups: dict[int, CartShopGroup] = {}
+    for line in lines:
+        variant = line.variant
+        group = groups.setdefault(variant.shop_id, CartShopGroup(shop=variant.shop))
+        purchasable = (
+            variant.is_active
+            and variant.product.status == Product.Status.ACTIVE
+            and variant.shop.status == Shop.Status.ACTIVE
+            and variant.shop_id in public_shops
+        )
+        group.lines.append(
+            CartLineView(
+                line=line,
+                variant=variant,
+                price=variant.price,
+                available=available.get(variant.pk, 0),
+                purchasable=purchasable,
+            )
+        )
+    return CartView(cart=cart, groups=list(groups.values()))
+
+
+def cart_count(*, cart: Cart | None) -> int:
+    if cart is None:
+        return 0
+    return sum(cart.lines.values_list("quantity", flat=True))
+
+
+def checkout_get_for_buyer(*, buyer, number: str) -> Checkout:
+    checkout = Checkout.objects.filter(buyer=buyer, number=number).first()
+    if checkout is None:
+        raise Http404("No such checkout.")
+    return checkout
+
+
+def orders_for_buyer(*, buyer) -> QuerySet[Order]:
+    return Order.objects.filter(buyer=buyer).select_related("shop").order_by("-placed_at", "-pk")
+
+
+def order_get_for_buyer(*, buyer, number: str) -> Order:
+    order = (
+        Order.objects.filter(buyer=buyer, number=number)
+        .select_related("shop", "checkout")
+        .prefetch_related("lines")
+        .first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+def one_click_settings_get(*, user) -> OneClickSettings:
+    """The buyer's 1-Click settings (unsaved defaults when never set)."""
+    return OneClickSettings.objects.select_related("address", "card").filter(user=user).first() or OneClickSettings(
+        user=user
+    )
+
+
+def one_click_ready(config: OneClickSettings) -> bool:
+    return bool(config.pk and config.enabled and config.address_id and config.card_id)

@@ -1,0 +1,680 @@
+"""Writes for carts, checkouts and orders.
+
+``checkout_place`` turns a cart into one checkout and one order per shop in a single transaction:
+prices re-checked, stock reserved for each order under its number (``inventory.stock_reserve``, all
+or nothing), then either sold at once (pay on pickup) or held while the buyer pays by card. The
+checkout's idempotency key is unique in the database, so the same place request arriving twice
+(double click, retry, back button, two tabs) returns the first checkout instead of making another.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from apps.catalog.models import Variant
+from apps.core.money import Money
+from apps.core.services import email_send
+from apps.core.tasks_base import enqueue_on_commit
+from apps.inventory.errors import OutOfStock, ReservationConflict, ReservationExpired, ReservationNotFound, StockError
+from apps.inventory.services import LineRequest, reservation_commit, reservation_release, stock_reserve, stock_return
+from apps.payments.errors import PaymentError
+from apps.payments.services import payment_refund, payment_start, payout_record_refund, payout_record_sale
+
+from .errors import CartError, CheckoutError
+from .models import (
+    MAX_LINES_PER_CART,
+    MAX_QUANTITY_PER_LINE,
+    Cart,
+    CartLine,
+    Channel,
+    Checkout,
+    Fulfilment,
+    OneClickSettings,
+    Order,
+    OrderLine,
+    OrderRefund,
+    PaymentMethod,
+)
+from .selectors import CartView, cart_view, lines_view, variant_purchasable
+
+NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I
+
+
+def _number(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+# --- the cart ------------------------------------------------------------------------------------
+
+
+def _quantity(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CartError(_("Enter a whole number of items."))
+    if value < 1 or value > MAX_QUANTITY_PER_LINE:
+        raise CartError(_("Choose between 1 and %(max)s of an item.") % {"max": MAX_QUANTITY_PER_LINE})
+    return value
+
+
+@transaction.atomic
+def cart_get_or_create(*, user=None, session_key: str | None = None) -> Cart:
+    """The buyer's cart (or the guest session's), made when first needed."""
+    if user is not None and user.is_authenticated:
+        cart, _created = Cart.objects.get_or_create(user=user)
+        return cart
+    if not session_key:
+        raise CartError(_("Your browser did not keep the session: allow cookies to use the cart."))
+    cart, _created = Cart.objects.get_or_create(session_key=session_key)
+    return cart
+
+
+def _locked(cart: Cart) -> Cart:
+    return Cart.objects.select_for_update().get(pk=cart.pk)
+
+
+def _available(variant: Variant) -> int:
+    from apps.inventory.selectors import stock_available_by_variant
+
+    return stock_available_by_variant(shop=variant.shop, variant_ids=[variant.pk])[variant.pk]
+
+
+@transaction.atomic
+def cart_add(*, cart: Cart, variant: Variant, quantity: int = 1) -> CartLine:
+    """Add ``quantity`` of ``variant`` (on top of what the cart holds). Refused when the variant is
+    not on sale, or when there are not that many available."""
+    quantity = _quantity(quantity)
+    cart = _locked(cart)
+    if not variant_purchasable(variant):
+        raise CartError(_("%(name)s is not on sale right now.") % {"name": variant})
+    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    wanted = quantity + (line.quantity if line else 0)
+    if wanted > MAX_QUANTITY_PER_LINE:
+        raise CartError(_("You can buy at most %(max)s of an item at a time.") % {"max": MAX_QUANTITY_PER_LINE})
+    available = _available(variant)
+    if wanted > available:
+        raise CartError(_stock_message(variant, available))
+    if line is None:
+        if cart.lines.count() >= MAX_LINES_PER_CART:
+            raise CartError(_("Your cart is full (%(max)s items): check out first.") % {"max": MAX_LINES_PER_CART})
+        line = CartLine(
+            cart=cart, variant=variant, quantity=wanted, unit_price=variant.price, currency=variant.shop.currency
+        )
+    else:
+        line.quantity = wanted
+        line.unit_price = variant.price
+    line.full_clean(exclude=["cart", "variant"], validate_constraints=False)
+    line.save()
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return line
+
+
+def _stock_message(variant: Variant, available: int) -> str:
+    if available <= 0:
+        return _("%(name)s is sold out.") % {"name": variant}
+    return _("Only %(count)s left of %(name)s.") % {"count": available, "name": variant}
+
+
+@transaction.atomic
+def cart_line_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine | None:
+    """Change a line's quantity (0 removes it); another cart's line is not found."""
+    cart = _locked(cart)
+    line = CartLine.objects.select_related("variant__shop", "variant__product").filter(cart=cart, pk=line_id).first()
+    if line is None:
+        raise CartError(_("That item is no longer in your cart."), code="not-found")
+    if quantity == 0:
+        line.delete()
+        return None
+    quantity = _quantity(quantity)
+    available = _available(line.variant)
+    if quantity > available:
+        raise CartError(_stock_message(line.variant, available))
+    line.quantity = quantity
+    line.save(update_fields=["quantity", "updated_at"])
+    return line
+
+
+@transaction.atomic
+def cart_line_remove(*, cart: Cart, line_id: int) -> None:
+    CartLine.objects.filter(cart=_locked(cart), pk=line_id).delete()
+
+
+@transaction.atomic
+def cart_merge(*, session_key: str, user) -> Cart | None:
+    """On sign-in, move the guest session's cart into the buyer's: quantities add up (capped at the
+    per-item limit) and the guest cart goes away."""
+    guest = Cart.objects.select_for_update().filter(session_key=session_key, user__isnull=True).first()
+    if guest is None:
+        return None
+    cart = _locked(cart_get_or_create(user=user))
+    existing = {line.variant_id: line for line in cart.lines.all()}
+    for line in guest.lines.all():
+        mine = existing.get(line.variant_id)
+        if mine is None:
+            CartLine.objects.create(
+                cart=cart,
+                variant_id=line.variant_id,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                currency=line.currency,
+            )
+        else:
+            mine.quantity = min(MAX_QUANTITY_PER_LINE, mine.quantity + line.quantity)
+            mine.save(update_fields=["quantity", "updated_at"])
+    guest.delete()
+    return cart
+
+
+@transaction.atomic
+def cart_prices_refresh(*, cart: Cart) -> list[tuple[Variant, Decimal, Decimal]]:
+    """Take the current prices into the cart; returns (variant, old price, new price) per change."""
+    changes = []
+    for line in _locked(cart).lines.select_related("variant__product"):
+        if line.unit_price != line.variant.price:
+            changes.append((line.variant, line.unit_price, line.variant.price))
+            line.unit_price = line.variant.price
+            line.save(update_fields=["unit_price", "updated_at"])
+    return changes
+
+
+# --- checkout ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    checkout: Checkout
+    created: bool
+    client_secret: str | None = None  # a card checkout's PaymentIntent secret for the Payment Element
+
+
+def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal | None) -> tuple[str, Decimal]:
+    if not view.lines:
+        raise CheckoutError(_("Your cart is empty."))
+    unavailable = [str(line.variant) for line in view.lines if not line.purchasable]
+    if unavailable:
+        raise CheckoutError(
+            _("These items are no longer on sale: %(items)s. Remove them to continue.")
+            % {"items": ", ".join(unavailable)},
+            code="unavailable",
+        )
+    changed = [line for line in view.lines if line.price_changed]
+    if changed:
+        raise CheckoutError(
+            " ".join(
+                _("The price of %(name)s changed from %(old)s to %(new)s.")
+                % {
+                    "name": line.variant,
+                    "old": Money(line.line.unit_price, line.line.currency).format(get_language()),
+                    "new": Money(line.price, line.line.currency).format(get_language()),
+                }
+                for line in changed
+            )
+            + " "
+            + _("Check the new total and place the order again."),
+            code="price-changed",
+        )
+    currencies = sorted(view.totals)
+    if len(currencies) > 1:
+        raise CheckoutError(
+            _(
+                "Your cart has items priced in %(currencies)s: one payment takes one currency. Check out each separately."
+            )
+            % {"currencies": ", ".join(currencies)},
+            code="mixed-currencies",
+        )
+    no_pickup = [group.shop.name for group in view.groups if not group.shop.offers_pickup]
+    if no_pickup:
+        raise CheckoutError(
+            _("%(shops)s do not offer pickup yet, and same-day delivery is not available: remove their items.")
+            % {"shops": ", ".join(no_pickup)},
+            code="no-fulfilment",
+        )
+    currency = currencies[0]
+    total = view.totals[currency]
+    if expected_total is not None and expected_total != total:
+        raise CheckoutError(
+            _("The total changed to %(total)s since the page was shown: check your cart and place the order again.")
+            % {"total": Money(total, currency).format(get_language())},
+            code="total-changed",
+        )
+    if payment_method not in PaymentMethod.values:
+        raise CheckoutError(_("Choose how to pay."), code="payment-method")
+    return currency, total
+
+
+@transaction.atomic
+def checkout_place(
+    *,
+    buyer,
+    cart: Cart,
+    address: dict,
+    payment_method: str,
+    idempotency_key: str,
+    expected_total: Decimal | None,
+    channel: str = Channel.WEB,
+    saved_card=None,
+) -> PlaceResult:
+    """Place the cart: one checkout, one order per shop, stock reserved per order.
+
+    Pay on pickup sells the stock at once (orders CONFIRMED). Card leaves the orders awaiting
+    payment with their stock held until ``checkout.expires_at``. Raises :class:`CheckoutError`
+    naming what to fix (cart empty, price changed, item off sale, not enough stock, mixed
+    currencies, a shop without pickup, a total that no longer matches); nothing is made then.
+    """
+
+    def view():
+        return cart_view(cart=_locked(cart))
+
+    return _place(
+        buyer=buyer,
+        build_view=view,
+        clear=lambda: cart.lines.all().delete(),
+        address=address,
+        payment_method=payment_method,
+        idempotency_key=idempotency_key,
+        expected_total=expected_total,
+        channel=channel,
+        saved_card=saved_card,
+    )
+
+
+def _place(
+    *,
+    buyer,
+    build_view,
+    clear,
+    address: dict,
+    payment_method: str,
+    idempotency_key: str,
+    expected_total: Decimal | None,
+    channel: str,
+    saved_card,
+    cancel_minutes: int | None = None,
+) -> PlaceResult:
+    if not idempotency_key or len(idempotency_key) > 80:
+        raise CheckoutError(_("This order form has expired: reload the page."), code="idempotency-key")
+    existing = Checkout.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        if existing.buyer_id != buyer.pk:
+            raise CheckoutError(_("This order form has expired: reload the page."), code="idempotency-key")
+        return PlaceResult(existing, created=False)
+    # One placing per buyer at a time: requests with the same key wait here, then find the first's
+    # checkout (the unique key in the database is the last word).
+    get_user_model().objects.select_for_update().filter(pk=buyer.pk).first()
+    existing = Checkout.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return PlaceResult(existing, created=False)
+    view = build_view()
+    currency, total = _check_cart(view, payment_method=payment_method, expected_total=expected_total)
+    now = timezone.now()
+    ttl = timedelta(seconds=settings.INVENTORY_RESERVATION_TTL_SECONDS)
+    checkout = Checkout(
+        number=_number("C"),
+        buyer=buyer,
+        idempotency_key=idempotency_key,
+        channel=channel,
+        status=Checkout.Status.PLACED
+        if payment_method == PaymentMethod.PAY_ON_PICKUP
+        else Checkout.Status.AWAITING_PAYMENT,
+        payment_method=payment_method,
+        currency=currency,
+        total=total,
+        address=address,
+        expires_at=None if payment_method == PaymentMethod.PAY_ON_PICKUP else now + ttl,
+    )
+    checkout.full_clean(exclude=["buyer"])
+    try:
+        with transaction.atomic():
+            checkout.save()
+    except IntegrityError:
+        existing = Checkout.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return PlaceResult(existing, created=False)
+    orders = []
+    # Shops in one fixed order (then items by primary key inside stock_reserve): two checkouts of
+    # overlapping shops lock stock in the same order and never deadlock.
+    for group in sorted(view.groups, key=lambda g: g.shop.pk):
+        order = Order.objects.create(
+            number=_number("LB"),
+            checkout=checkout,
+            shop=group.shop,
+            buyer=buyer,
+            status=Order.Status.CONFIRMED
+            if payment_method == PaymentMethod.PAY_ON_PICKUP
+            else Order.Status.PENDING_PAYMENT,
+            channel=channel,
+            fulfilment=Fulfilment.PICKUP,
+            payment_method=payment_method,
+            currency=currency,
+            subtotal=group.subtotal,
+            total=group.subtotal,
+            address=address,
+            placed_at=now,
+            cancel_until=now + timedelta(minutes=cancel_minutes) if cancel_minutes else None,
+        )
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(
+                    order=order,
+                    variant=line.variant,
+                    sku=line.variant.sku,
+                    title=line.variant.product.title,
+                    options=line.variant.options or {},
+                    unit_price=line.price,
+                    quantity=line.line.quantity,
+                    line_total=line.price * line.line.quantity,
+                )
+                for line in group.lines
+            ]
+        )
+        try:
+            stock_reserve(
+                shop=group.shop,
+                reference=order.number,
+                lines=[LineRequest(line.variant.pk, line.line.quantity) for line in group.lines],
+                ttl=ttl,
+            )
+        except OutOfStock as exc:
+            raise CheckoutError(exc.message, code="out-of-stock") from exc
+        orders.append(order)
+    clear()
+    if payment_method == PaymentMethod.PAY_ON_PICKUP:
+        for order in orders:
+            try:
+                reservation_commit(reference=order.number)
+            except StockError as exc:  # cannot happen inside this transaction; never sell half
+                raise CheckoutError(exc.message) from exc
+            _order_email(order)
+    start = _payment_start(checkout, saved_card=saved_card)
+    return PlaceResult(checkout, created=True, client_secret=start.client_secret)
+
+
+def _payment_start(checkout: Checkout, *, saved_card=None):
+    """Start the checkout's one payment (reference: the checkout number). A card charged off-session
+    (1-Click) succeeds or fails right here: the payments app's signal updates the orders in this
+    same transaction. A payment error aborts the whole checkout."""
+    try:
+        return payment_start(
+            reference=checkout.number,
+            buyer=checkout.buyer,
+            amount=Money(checkout.total, checkout.currency),
+            method=checkout.payment_method,
+            saved_card=saved_card,
+            off_session=saved_card is not None,
+        )
+    except PaymentError as exc:
+        raise CheckoutError(exc.message, code="payment") from exc
+
+
+# --- following the payment -------------------------------------------------------------------------
+
+
+def _reserve_again(order: Order) -> bool:
+    """The order's hold ran out before its payment arrived: hold the units again if they are still
+    there. False when they are not."""
+    lines = [LineRequest(line.variant_id, line.quantity) for line in order.lines.all() if line.variant_id]
+    try:
+        stock_reserve(shop=order.shop, reference=order.number, lines=lines)
+    except (OutOfStock, ReservationConflict):
+        return False
+    return True
+
+
+@transaction.atomic
+def checkout_paid(*, number: str) -> Checkout | None:
+    """The checkout's payment succeeded (card) or was collected (pay on pickup): sell each order's
+    held stock, mark it paid, record what the shop is owed, and email the buyer. Safe to call again.
+
+    A payment that arrives after the hold expired takes the stock again if it is still there; an
+    order whose items sold out meanwhile is cancelled and refunded in full (queued after commit).
+    """
+    checkout = Checkout.objects.select_for_update().filter(number=number).first()
+    if checkout is None:
+        return None
+    for order in checkout.orders.select_for_update().select_related("shop", "buyer").order_by("shop_id"):
+        if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAYMENT_FAILED):
+            try:
+                reservation_commit(reference=order.number)
+            except (ReservationExpired, ReservationNotFound):
+                if not (_reserve_again(order) and reservation_commit(reference=order.number)):
+                    order.status = Order.Status.CANCELLED
+                    order.save(update_fields=["status", "updated_at"])
+                    enqueue_on_commit(_refund_task(), order_id=order.pk)
+                    continue
+            order.status = Order.Status.PAID
+            order.save(update_fields=["status", "updated_at"])
+            _order_email(order)
+        if order.status in (Order.Status.PAID, Order.Status.CONFIRMED):
+            payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, order.currency))
+    if checkout.status != Checkout.Status.PLACED:
+        checkout.status = Checkout.Status.PLACED
+        checkout.save(update_fields=["status", "updated_at"])
+    return checkout
+
+
+def _refund_task():
+    from .tasks import order_refund_unfulfillable
+
+    return order_refund_unfulfillable
+
+
+@transaction.atomic
+def checkouts_expire(*, now=None) -> int:
+    """Give back the stock of card checkouts whose buyer did not pay in time: orders become
+    "payment failed", the payment is cancelled (queued). A payment that still arrives later is
+    handled by ``checkout_paid`` (stock taken again if it is there, else refunded)."""
+    now = now or timezone.now()
+    expired = list(
+        Checkout.objects.select_for_update(skip_locked=True)
+        .filter(status=Checkout.Status.AWAITING_PAYMENT, expires_at__lte=now)
+        .order_by("pk")[:200]
+    )
+    for checkout in expired:
+        for order in checkout.orders.filter(status=Order.Status.PENDING_PAYMENT).order_by("shop_id"):
+            reservation_release(reference=order.number, reason="payment not received in time")
+            order.status = Order.Status.PAYMENT_FAILED
+            order.save(update_fields=["status", "updated_at"])
+        checkout.status = Checkout.Status.EXPIRED
+        checkout.save(update_fields=["status", "updated_at"])
+        from .tasks import checkout_payment_cancel
+
+        enqueue_on_commit(checkout_payment_cancel, number=checkout.number)
+    return len(expired)
+
+
+def _order_email(order: Order) -> None:
+    from django.template.loader import render_to_string
+
+    lines = list(order.lines.all())
+    context = {"order": order, "lines": lines, "site_url": settings.SITE_URL}
+    email_send(
+        to=[order.buyer.email],
+        subject=_("Your order %(number)s from %(shop)s") % {"number": order.number, "shop": order.shop.name},
+        body=render_to_string("orders/email/order_placed.txt", context),
+    )
+
+
+# --- refunds and cancelling a payment -----------------------------------------------------------------
+
+
+def _payment_of(order: Order):
+    from apps.payments.selectors import payment_get_by_reference
+
+    return payment_get_by_reference(reference=order.checkout.number)
+
+
+@transaction.atomic
+def order_refund(
+    *, order: Order, amount: Money, reason: str, actor=None, goods_returned: bool = False, refund_key: str = ""
+) -> Order:
+    """Refund ``amount`` of a paid order (all or part of what is left), through its checkout's
+    payment; the shop's payout ledger gives back the sale and the commission in proportion. Stock
+    comes back only when ``goods_returned`` (the seller has the goods again), once per order.
+
+    ``refund_key`` makes a retried request refund once (the seller form sends one per page view).
+    """
+    order = Order.objects.select_for_update().select_related("checkout", "shop").get(pk=order.pk)
+    if order.status not in (Order.Status.PAID, Order.Status.CONFIRMED, Order.Status.REFUNDED):
+        raise CheckoutError(_("Order %(number)s is not paid: nothing to refund.") % {"number": order.number})
+    if amount.currency != order.currency:
+        raise CheckoutError(
+            _("Order %(number)s is in %(currency)s.") % {"number": order.number, "currency": order.currency}
+        )
+    left = order.total - order.amount_refunded
+    if amount.amount <= 0 or amount.amount > left:
+        raise CheckoutError(
+            _("Refund between 0.01 and %(left)s on order %(number)s.")
+            % {"left": Money(left, order.currency).format(get_language()), "number": order.number},
+            code="refund-amount",
+        )
+    payment = _payment_of(order)
+    if payment is None:
+        raise CheckoutError(_("Order %(number)s has no payment to refund.") % {"number": order.number})
+    reference = f"{order.number}-{refund_key or secrets.token_hex(4)}"[:100]
+    try:
+        payment_refund(payment=payment, amount=amount, reason=reason, reference=reference, actor=actor)
+    except PaymentError as exc:
+        raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
+    if OrderRefund.objects.filter(reference=reference).exists():
+        return order  # the same request again: the payment returned the refund it made before
+    OrderRefund.objects.create(order=order, reference=reference, amount=amount.amount, reason=reason, actor=actor)
+    payout_record_refund(shop=order.shop, reference=order.number, amount=amount, refund_key=reference)
+    order.amount_refunded += amount.amount
+    if order.amount_refunded == order.total:
+        order.status = Order.Status.REFUNDED
+    order.save(update_fields=["amount_refunded", "status", "updated_at"])
+    if goods_returned and not order.restocked:
+        for line in order.lines.select_related("variant__shop"):
+            if line.variant is not None:
+                stock_return(
+                    variant=line.variant,
+                    quantity=line.quantity,
+                    actor=actor,
+                    reason="refunded order",
+                    reference=order.number,
+                )
+        order.restocked = True
+        order.save(update_fields=["restocked", "updated_at"])
+    return order
+
+
+def order_refund_in_full(*, order_id: int, reason: str) -> str:
+    order = Order.objects.select_related("checkout").get(pk=order_id)
+    left = order.total - order.amount_refunded
+    if left <= 0:
+        return "nothing left"
+    order_refund(order=order, amount=Money(left, order.currency), reason=reason, refund_key="auto")
+    return "refunded"
+
+
+def checkout_payment_cancel_now(*, number: str) -> str:
+    """Cancel an expired checkout's payment at Stripe (after the stock was released)."""
+    from apps.payments.selectors import payment_get_by_reference
+    from apps.payments.services import payment_cancel
+
+    payment = payment_get_by_reference(reference=number)
+    if payment is None:
+        return "no payment"
+    try:
+        payment_cancel(payment=payment, reason="checkout expired")
+    except PaymentError as exc:  # paid meanwhile: checkout_paid takes it from there
+        return exc.message
+    return "cancelled"
+
+
+# --- 1-Click ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def one_click_settings_update(*, user, enabled: bool, address=None, card=None) -> OneClickSettings:
+    """Set the buyer's 1-Click defaults; the address and card must be the buyer's own."""
+    if address is not None and address.user_id != user.pk:
+        raise CheckoutError(_("Choose one of your own addresses."))
+    if card is not None and card.user_id != user.pk:
+        raise CheckoutError(_("Choose one of your own saved cards."))
+    config, _created = OneClickSettings.objects.select_for_update().get_or_create(user=user)
+    config.enabled, config.address, config.card = bool(enabled), address, card
+    config.full_clean(exclude=["user", "address", "card"])
+    config.save()
+    return config
+
+
+def one_click_key(*, config: OneClickSettings, variant: Variant) -> str:
+    """The idempotency key a product page's 1-Click button carries (see ``OneClickSettings``)."""
+    return f"1c-{config.user_id}-{variant.pk}-{config.nonce}"
+
+
+@transaction.atomic
+def one_click_buy(*, buyer, variant: Variant, quantity: int, idempotency_key: str) -> PlaceResult:
+    """Buy ``quantity`` of ``variant`` at once with the buyer's 1-Click defaults: the saved card is
+    charged off-session. Within ``ONE_CLICK_CANCEL_MINUTES`` the buyer may cancel (refund and stock
+    back). A declined card or one that needs the buyer leaves the checkout awaiting payment with a
+    message (finish on the pay page; the stock goes back when the hold expires)."""
+    config = OneClickSettings.objects.select_for_update().filter(user=buyer).first()
+    if config is None or not config.enabled or config.address is None or config.card is None:
+        raise CheckoutError(_("Set a default address and card for 1-Click first."), code="one-click-not-set-up")
+    if not idempotency_key.startswith(f"1c-{buyer.pk}-{variant.pk}-"):
+        raise CheckoutError(_("This order form has expired: reload the page."), code="idempotency-key")
+    line = CartLine(
+        variant=variant, quantity=_quantity(quantity), unit_price=variant.price, currency=variant.shop.currency
+    )
+    result = _place(
+        buyer=buyer,
+        build_view=lambda: lines_view(lines=[line]),
+        clear=lambda: None,
+        address=config.address.snapshot(),
+        payment_method=PaymentMethod.CARD,
+        idempotency_key=idempotency_key,
+        expected_total=None,
+        channel=Channel.ONE_CLICK,
+        saved_card=config.card,
+        cancel_minutes=settings.ONE_CLICK_CANCEL_MINUTES,
+    )
+    if result.created:
+        OneClickSettings.objects.filter(pk=config.pk).update(nonce=F("nonce") + 1, updated_at=timezone.now())
+    return result
+
+
+@transaction.atomic
+def checkout_cancel(*, buyer, checkout: Checkout) -> Checkout:
+    """Cancel a 1-Click checkout within its cancel window: paid orders are refunded in full with their
+    stock put back; unpaid ones release their hold and the payment is cancelled."""
+    checkout = Checkout.objects.select_for_update().get(pk=checkout.pk, buyer=buyer)
+    orders = list(checkout.orders.select_for_update().order_by("shop_id"))
+    now = timezone.now()
+    if checkout.status == Checkout.Status.CANCELLED:
+        return checkout
+    if not orders or any(o.cancel_until is None or o.cancel_until < now for o in orders):
+        raise CheckoutError(_("This order can no longer be cancelled here: contact the shop."), code="cancel-window")
+    for order in orders:
+        if order.status in (Order.Status.PAID, Order.Status.CONFIRMED):
+            left = order.total - order.amount_refunded
+            if left > 0:
+                order_refund(
+                    order=order,
+                    amount=Money(left, order.currency),
+                    reason="cancelled by the buyer",
+                    actor=buyer,
+                    goods_returned=True,
+                    refund_key="cancel",
+                )
+        elif order.status == Order.Status.PENDING_PAYMENT:
+            reservation_release(reference=order.number, reason="cancelled by the buyer")
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(status=Order.Status.CANCELLED, updated_at=now)
+    if checkout.status == Checkout.Status.AWAITING_PAYMENT:
+        from .tasks import checkout_payment_cancel
+
+        enqueue_on_commit(checkout_payment_cancel, number=checkout.number)
+    checkout.status = Checkout.Status.CANCELLED
+    checkout.save(update_fields=["status", "updated_at"])
+    return checkout

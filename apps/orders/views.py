@@ -1,0 +1,372 @@
+"""Buyer pages: the cart (guests too), checkout, the confirmation and the buyer's orders.
+
+Thin doors: they read through ``apps.orders.selectors`` and write through ``apps.orders.services``;
+a broken rule (``CartError``, ``CheckoutError``) becomes a message on the page, never a 500.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.selectors import address_get_for_user, addresses_for_user
+from apps.accounts.services import address_mark_used
+from apps.catalog.models import Variant
+from apps.payments.errors import PaymentError
+from apps.payments.selectors import (
+    payment_get_by_reference,
+    payments_card_enabled,
+    saved_card_get_for_user,
+    saved_cards_for_user,
+    stripe_publishable_key,
+)
+from apps.payments.services import payment_refresh, payment_resume
+
+from .errors import CartError, CheckoutError
+from .models import Checkout, PaymentMethod
+from .receivers import CART_COUNT_SESSION_KEY, GUEST_CART_SESSION_KEY
+from .selectors import (
+    cart_count,
+    cart_get,
+    cart_view,
+    checkout_get_for_buyer,
+    one_click_settings_get,
+    order_get_for_buyer,
+    orders_for_buyer,
+)
+from .services import (
+    cart_add,
+    cart_get_or_create,
+    cart_line_remove,
+    cart_line_set_quantity,
+    cart_prices_refresh,
+    checkout_cancel,
+    checkout_place,
+    one_click_buy,
+    one_click_settings_update,
+)
+
+ORDERS_PER_PAGE = 20
+
+
+def _session_key(request, *, create: bool) -> str | None:
+    """A guest's cart token, kept in the session's data (it survives the session key changing at
+    sign-in, when the cart is merged into the buyer's)."""
+    token = request.session.get(GUEST_CART_SESSION_KEY)
+    if token is None and create:
+        token = request.session[GUEST_CART_SESSION_KEY] = uuid.uuid4().hex
+    return token
+
+
+def request_cart(request, *, create: bool = False):
+    """The cart of the signed-in buyer or of this browser's session."""
+    if create:
+        return cart_get_or_create(user=request.user, session_key=_session_key(request, create=True))
+    return cart_get(user=request.user, session_key=_session_key(request, create=False))
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _back(request, fallback: str):
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)
+
+
+def _remember_count(request, count: int) -> None:
+    request.session[CART_COUNT_SESSION_KEY] = count
+
+
+@require_GET
+def cart_page(request):
+    view = cart_view(cart=request_cart(request))
+    _remember_count(request, view.count)
+    return render(request, "orders/cart.html", {"view": view})
+
+
+@require_POST
+def cart_add_view(request):
+    variant = Variant.objects.select_related("product", "shop").filter(pk=_int(request.POST.get("variant"))).first()
+    quantity = _int(request.POST.get("quantity"), default=1)
+    if variant is None:
+        messages.error(request, _("That item is not on sale any more."))
+        return _back(request, "orders:cart")
+    try:
+        cart_add(cart=request_cart(request, create=True), variant=variant, quantity=quantity)
+    except CartError as exc:
+        messages.error(request, exc.message)
+        return _back(request, "orders:cart")
+    _remember_count(request, cart_count(cart=request_cart(request)))
+    messages.success(request, _("%(name)s is in your cart.") % {"name": variant})
+    return _back(request, "orders:cart")
+
+
+@require_POST
+def cart_line_update(request, line_id: int):
+    cart = request_cart(request)
+    if cart is None:
+        raise Http404("No cart.")
+    quantity = _int(request.POST.get("quantity"))
+    try:
+        if request.POST.get("remove") or quantity == 0:
+            cart_line_remove(cart=cart, line_id=line_id)
+        elif quantity is None:
+            raise CartError(_("Enter a whole number of items."))
+        else:
+            cart_line_set_quantity(cart=cart, line_id=line_id, quantity=quantity)
+    except CartError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:cart")
+
+
+# --- checkout ------------------------------------------------------------------------------------
+
+
+def payment_methods_for(view) -> list[tuple[str, str]]:
+    """What the buyer may pay with: pay on pickup when every shop offers pickup (all do for now),
+    and card when Stripe is set up (the payments app says so)."""
+    methods = []
+    if payments_card_enabled():
+        methods.append((PaymentMethod.CARD.value, PaymentMethod.CARD.label))
+    if view.groups and all(group.shop.offers_pickup for group in view.groups):
+        methods.append((PaymentMethod.PAY_ON_PICKUP.value, PaymentMethod.PAY_ON_PICKUP.label))
+    return methods
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def checkout_page(request):
+    cart = request_cart(request)
+    view = cart_view(cart=cart)
+    if not view.lines:
+        messages.info(request, _("Your cart is empty."))
+        return redirect("orders:cart")
+    addresses = list(addresses_for_user(user=request.user))
+    methods = payment_methods_for(view)
+    errors: list[str] = []
+    if request.method == "POST":
+        address_id = _int(request.POST.get("address"))
+        method = request.POST.get("payment_method", "")
+        try:
+            expected_total = Decimal(request.POST.get("expected_total", ""))
+        except (InvalidOperation, ValueError):
+            expected_total = None
+        if address_id is None:
+            errors.append(_("Choose an address, or add one."))
+        if method not in {value for value, _label in methods}:
+            errors.append(_("Choose how to pay."))
+        if expected_total is None:
+            errors.append(_("This order form has expired: reload the page."))
+        if not errors:
+            address = address_get_for_user(user=request.user, address_id=address_id)  # another buyer's: 404
+            try:
+                result = checkout_place(
+                    buyer=request.user,
+                    cart=cart,
+                    address=address.snapshot(),
+                    payment_method=method,
+                    idempotency_key=request.POST.get("idempotency_key", ""),
+                    expected_total=expected_total,
+                )
+            except CheckoutError as exc:
+                if exc.code in ("price-changed", "total-changed"):
+                    cart_prices_refresh(cart=cart)
+                errors.append(exc.message)
+                view = cart_view(cart=cart)
+            else:
+                address_mark_used(address=address)
+                _remember_count(request, 0)
+                if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
+                    return redirect("orders:checkout-pay", number=result.checkout.number)
+                return redirect("orders:checkout-done", number=result.checkout.number)
+    currency = next(iter(view.totals), None)
+    return render(
+        request,
+        "orders/checkout.html",
+        {
+            "view": view,
+            "addresses": addresses,
+            "methods": methods,
+            "errors": errors,
+            "currency": currency,
+            "total": view.totals.get(currency, Decimal("0")) if currency else Decimal("0"),
+            "idempotency_key": uuid.uuid4().hex,
+            "chosen_address": _int(request.POST.get("address")) if request.method == "POST" else None,
+            "chosen_method": request.POST.get("payment_method") if request.method == "POST" else None,
+        },
+        status=200,
+    )
+
+
+@login_required
+@require_GET
+def checkout_done(request, number: str):
+    checkout = checkout_get_for_buyer(buyer=request.user, number=number)
+    orders = list(checkout.orders.select_related("shop").prefetch_related("lines").order_by("pk"))
+    now = timezone.now()
+    can_cancel = checkout.status != Checkout.Status.CANCELLED and all(
+        o.cancel_until and o.cancel_until > now for o in orders
+    )
+    return render(
+        request,
+        "orders/checkout_done.html",
+        {"checkout": checkout, "orders": orders, "can_cancel": can_cancel and orders},
+    )
+
+
+@login_required
+@require_GET
+def checkout_pay(request, number: str):
+    """Pay a card checkout with Stripe's Payment Element (the card goes from the browser to Stripe)."""
+    checkout = checkout_get_for_buyer(buyer=request.user, number=number)
+    if checkout.status != Checkout.Status.AWAITING_PAYMENT:
+        return redirect("orders:checkout-done", number=checkout.number)
+    payment = payment_get_by_reference(reference=checkout.number)
+    try:
+        start = payment_resume(payment=payment)
+    except PaymentError as exc:
+        messages.error(request, exc.message)
+        return redirect("orders:checkout-done", number=checkout.number)
+    orders = list(checkout.orders.select_related("shop").order_by("pk"))
+    return render(
+        request,
+        "orders/checkout_pay.html",
+        {
+            "checkout": checkout,
+            "orders": orders,
+            "client_secret": start.client_secret,
+            "publishable_key": stripe_publishable_key(),
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "return_url": request.build_absolute_uri(reverse("orders:checkout-return", args=[checkout.number])),
+            "error": payment.last_error,
+        },
+    )
+
+
+@login_required
+@require_GET
+def checkout_return(request, number: str):
+    """Where Stripe sends the buyer back: read the payment's state now rather than wait for the
+    webhook, then show the confirmation (or the pay page again after a failure)."""
+    checkout = checkout_get_for_buyer(buyer=request.user, number=number)
+    payment = payment_get_by_reference(reference=checkout.number)
+    if payment is not None:
+        try:
+            payment_refresh(payment=payment)
+        except PaymentError as exc:
+            messages.warning(request, exc.message)
+    checkout.refresh_from_db()
+    if checkout.status == Checkout.Status.AWAITING_PAYMENT:
+        messages.error(request, _("The payment did not go through. Try again, or with another card."))
+        return redirect("orders:checkout-pay", number=checkout.number)
+    return redirect("orders:checkout-done", number=checkout.number)
+
+
+@login_required
+@require_GET
+def order_list(request):
+    page = Paginator(orders_for_buyer(buyer=request.user), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "orders/order_list.html", {"page": page, "orders": page.object_list})
+
+
+@login_required
+@require_GET
+def order_page(request, number: str):
+    order = order_get_for_buyer(buyer=request.user, number=number)
+    return render(request, "orders/order.html", {"order": order, "lines": list(order.lines.all())})
+
+
+# --- 1-Click ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def one_click_settings(request):
+    """Set the 1-Click defaults in one place: address, saved card (pickup is the fulfilment for now)."""
+    config = one_click_settings_get(user=request.user)
+    addresses = list(addresses_for_user(user=request.user))
+    cards = list(saved_cards_for_user(user=request.user))
+    if request.method == "POST":
+        address = (
+            address_get_for_user(user=request.user, address_id=request.POST.get("address"))
+            if request.POST.get("address")
+            else None
+        )
+        card = (
+            saved_card_get_for_user(user=request.user, card_id=_int(request.POST.get("card"), 0))
+            if request.POST.get("card")
+            else None
+        )
+        try:
+            one_click_settings_update(
+                user=request.user, enabled=request.POST.get("enabled") == "on", address=address, card=card
+            )
+        except CheckoutError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("1-Click settings saved."))
+            return redirect("orders:one-click")
+    return render(
+        request,
+        "orders/one_click_settings.html",
+        {"config": config, "addresses": addresses, "cards": cards, "card_payments": payments_card_enabled()},
+    )
+
+
+@login_required
+@require_POST
+def one_click_buy_view(request):
+    variant = Variant.objects.select_related("product", "shop").filter(pk=_int(request.POST.get("variant"))).first()
+    if variant is None:
+        messages.error(request, _("That item is not on sale any more."))
+        return _back(request, "orders:cart")
+    try:
+        result = one_click_buy(
+            buyer=request.user,
+            variant=variant,
+            quantity=_int(request.POST.get("quantity"), 1),
+            # The page's nonce (see OneClickSettings): the same page clicked twice gives the same key.
+            idempotency_key=f"1c-{request.user.pk}-{variant.pk}-{_int(request.POST.get('nonce'), -1)}",
+        )
+    except (CheckoutError, CartError) as exc:
+        messages.error(request, exc.message)
+        return _back(request, "orders:cart")
+    checkout = result.checkout
+    if checkout.status == Checkout.Status.AWAITING_PAYMENT:
+        payment = payment_get_by_reference(reference=checkout.number)
+        messages.error(request, (payment.last_error if payment else "") or _("Your card was not charged."))
+        return redirect("orders:checkout-pay", number=checkout.number)
+    return redirect("orders:checkout-done", number=checkout.number)
+
+
+@login_required
+@require_POST
+def checkout_cancel_view(request, number: str):
+    checkout = checkout_get_for_buyer(buyer=request.user, number=number)
+    try:
+        checkout_cancel(buyer=request.user, checkout=checkout)
+    except (CheckoutError, PaymentError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your order is cancelled. Any payment is refunded to your card."))
+    return redirect("orders:checkout-done", number=checkout.number)

@@ -396,6 +396,7 @@ def _place(
                 raise CheckoutError(exc.message) from exc
             _order_email(order)
     start = _payment_start(checkout, saved_card=saved_card)
+    checkout.refresh_from_db()  # a 1-Click charge that succeeded has already placed it (signal)
     return PlaceResult(checkout, created=True, client_secret=start.client_secret)
 
 

@@ -93,3 +93,24 @@ def test_the_same_order_form_sent_ten_times_at_once_makes_one_checkout():
     assert sum(r.created for status, r in results if status == "ok") == 1
     assert StockItem.objects.get().on_hand == 1
     assert_ledger_balanced()
+
+
+def test_the_same_one_click_request_sent_ten_times_at_once_makes_one_order_and_one_charge(fake_stripe):
+    from apps.orders.services import one_click_buy, one_click_settings_update
+    from apps.payments.tests.test_stripe_integration import save_card
+
+    buyer, address = buyer_with_address()
+    one_click_settings_update(user=buyer, enabled=True, address=address, card=save_card(fake_stripe, buyer))
+    variant = stocked_variant(units=5, price="9.00")
+
+    def click(_i: int):
+        return one_click_buy(buyer=buyer, variant=variant, quantity=1, idempotency_key=f"1c-{buyer.pk}-{variant.pk}-0")
+
+    results = race(10, click)
+
+    assert race_errors(results) == []
+    assert Checkout.objects.count() == Order.objects.count() == 1
+    assert Order.objects.get().status == "paid"
+    assert len(fake_stripe.payment_intents()) == 1
+    assert StockItem.objects.get().on_hand == 4
+    assert_ledger_balanced()

@@ -25,6 +25,7 @@ urlpatterns = [
     path("sell/<slug:shop_slug>/stock/anomalies/", include(("apps.inventory.urls_anomalies", "inventory_anomalies"))),
     path("", include(("apps.payments.urls", "payments"))),
     path("payments/stripe/", include(("apps.payments.urls_webhooks", "payments_webhooks"))),
+    path("sell/<slug:shop_slug>/orders/", include(("apps.orders.urls_seller", "orders_seller"))),
     path("sell/", include("apps.shops.urls")),
     path("", include(("apps.orders.urls", "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
@@ -28,6 +29,8 @@ from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
+from apps.orders.services import cart_add, cart_get_or_create, checkout_place
+from apps.orders.tests.factories import buyer_with_address, stocked_variant
 from apps.shops.models import ApiScope, Invitation, ShopPhoto
 from apps.shops.permissions import Role, role_allows
 from apps.shops.tests.factories import MembershipFactory, ShopFactory, api_key_for
@@ -197,7 +200,24 @@ def objects_in(shop) -> dict[str, int]:
         "location_id": location.pk,
         "count_id": count.pk,
         "anomaly_id": anomaly.pk,
+        "number": _order_in(shop).number,
     }
+
+
+def _order_in(shop):
+    """A pay-on-pickup order placed in ``shop`` (the seller's order pages name orders by number)."""
+    buyer, address = buyer_with_address()
+    cart = cart_get_or_create(user=buyer)
+    cart_add(cart=cart, variant=stocked_variant(shop=shop, price="5.00", units=2))
+    result = checkout_place(
+        buyer=buyer,
+        cart=cart,
+        address=address.snapshot(),
+        payment_method="pay_on_pickup",
+        idempotency_key=f"sweep-{shop.pk}",
+        expected_total=Decimal("5.00"),
+    )
+    return result.checkout.orders.get()
 
 
 def _check_params(routes: list[Route], objects: dict[str, int]) -> None:
@@ -327,4 +347,6 @@ def test_own_shop_routes_are_reachable(client, two_shops):
         "inventory_seller:count",
         "inventory_seller:live",
         "inventory_seller:alerts",
+        "orders_seller:list",
+        "orders_seller:detail",
     } <= ok

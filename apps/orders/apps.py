@@ -13,11 +13,12 @@ class OrdersConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from apps.core.registry import product_page_panels
-        from apps.payments.signals import payment_succeeded
+        from apps.payments.signals import payment_refunded, payment_succeeded
 
         from .panels import buy_panel
-        from .receivers import merge_guest_cart, payment_succeeded_received
+        from .receivers import merge_guest_cart, payment_refunded_received, payment_succeeded_received
 
         product_page_panels.register("buy", buy_panel, order=10)
         user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
         payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")
+        payment_refunded.connect(payment_refunded_received, dispatch_uid="orders.payment_refunded")

@@ -19,7 +19,16 @@ def merge_guest_cart(sender, request, user, **kwargs) -> None:
 
 
 def payment_succeeded_received(sender, payment, **kwargs) -> None:
-    """A checkout's payment succeeded (or was collected at the counter): its orders are paid."""
-    from .services import checkout_paid
+    """A card checkout's payment succeeded (its orders are paid), or a pay-on-pickup order was paid
+    at the counter (the payment's reference is then the order's number)."""
+    from .services import checkout_paid, order_collected
 
-    checkout_paid(number=payment.reference)
+    if order_collected(number=payment.reference) is None:
+        checkout_paid(number=payment.reference)
+
+
+def payment_refunded_received(sender, payment, refund, **kwargs) -> None:
+    """A refund made elsewhere (admin, Stripe's dashboard) follows onto the orders and payouts."""
+    from .services import refund_recorded_elsewhere
+
+    refund_recorded_elsewhere(payment=payment, refund=refund)

@@ -181,3 +181,33 @@ def one_click_settings_get(*, user) -> OneClickSettings:
 
 def one_click_ready(config: OneClickSettings) -> bool:
     return bool(config.pk and config.enabled and config.address_id and config.card_id)
+
+
+# --- the seller portal --------------------------------------------------------------------------
+
+
+def orders_for_shop(*, shop, status: str = "", query: str = "") -> QuerySet[Order]:
+    """The shop's orders, newest first, with the buyer loaded; ``query`` matches the order number or
+    the buyer's email."""
+    from django.db.models import Q
+
+    qs = Order.objects.filter(shop=shop).select_related("buyer")
+    if status:
+        qs = qs.filter(status=status)
+    query = (query or "").strip()
+    if query:
+        qs = qs.filter(Q(number__iexact=query) | Q(buyer__email__icontains=query))
+    return qs.order_by("-placed_at", "-pk")
+
+
+def order_get_for_shop(*, shop, number: str) -> Order:
+    """One order of the shop; 404 for another shop's order."""
+    order = (
+        Order.objects.filter(shop=shop, number=number)
+        .select_related("buyer", "checkout")
+        .prefetch_related("lines", "refunds_recorded__actor")
+        .first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order

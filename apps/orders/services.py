@@ -196,6 +196,35 @@ class PlaceResult:
     client_secret: str | None = None  # a card checkout's PaymentIntent secret for the Payment Element
 
 
+@dataclass(frozen=True)
+class FulfilmentOption:
+    """One way a shop can get an order to the buyer, as the checkout offers it."""
+
+    code: str
+    label: str
+    fee: Decimal = Decimal("0")
+
+
+def fulfilment_options(*, shop, address: dict | None) -> list[FulfilmentOption]:
+    """How ``shop`` can fulfil an order for a buyer at ``address``: the checkout's fulfilment step
+    asks this, so same-day delivery (its slots and fee) plugs in here next to pickup."""
+    options = []
+    if shop.offers_pickup:
+        options.append(FulfilmentOption(Fulfilment.PICKUP.value, str(Fulfilment.PICKUP.label)))
+    return options
+
+
+def _fulfilment_chosen(shop, fulfilments: dict[int, str] | None, address: dict) -> str:
+    offered = {option.code for option in fulfilment_options(shop=shop, address=address)}
+    chosen = (fulfilments or {}).get(shop.pk) or next(iter(sorted(offered)), "")
+    if chosen not in offered:
+        raise CheckoutError(
+            _("%(shop)s cannot fulfil the order that way: choose one of the options shown.") % {"shop": shop.name},
+            code="fulfilment",
+        )
+    return chosen
+
+
 def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal | None) -> tuple[str, Decimal]:
     if not view.lines:
         raise CheckoutError(_("Your cart is empty."))
@@ -231,7 +260,7 @@ def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal 
             % {"currencies": ", ".join(currencies)},
             code="mixed-currencies",
         )
-    no_pickup = [group.shop.name for group in view.groups if not group.shop.offers_pickup]
+    no_pickup = [group.shop.name for group in view.groups if not fulfilment_options(shop=group.shop, address=None)]
     if no_pickup:
         raise CheckoutError(
             _("%(shops)s do not offer pickup yet, and same-day delivery is not available: remove their items.")
@@ -262,6 +291,7 @@ def checkout_place(
     expected_total: Decimal | None,
     channel: str = Channel.WEB,
     saved_card=None,
+    fulfilments: dict[int, str] | None = None,
 ) -> PlaceResult:
     """Place the cart: one checkout, one order per shop, stock reserved per order.
 
@@ -284,6 +314,7 @@ def checkout_place(
         expected_total=expected_total,
         channel=channel,
         saved_card=saved_card,
+        fulfilments=fulfilments,
     )
 
 
@@ -299,6 +330,7 @@ def _place(
     channel: str,
     saved_card,
     cancel_minutes: int | None = None,
+    fulfilments: dict[int, str] | None = None,
 ) -> PlaceResult:
     if not idempotency_key or len(idempotency_key) > 80:
         raise CheckoutError(_("This order form has expired: reload the page."), code="idempotency-key")
@@ -353,7 +385,7 @@ def _place(
             if payment_method == PaymentMethod.PAY_ON_PICKUP
             else Order.Status.PENDING_PAYMENT,
             channel=channel,
-            fulfilment=Fulfilment.PICKUP,
+            fulfilment=_fulfilment_chosen(group.shop, fulfilments, address),
             payment_method=payment_method,
             currency=currency,
             subtotal=group.subtotal,
@@ -395,21 +427,33 @@ def _place(
             except StockError as exc:  # cannot happen inside this transaction; never sell half
                 raise CheckoutError(exc.message) from exc
             _order_email(order)
-    start = _payment_start(checkout, saved_card=saved_card)
+            # Each shop takes its own part at its counter: one payment per order.
+            _payment_start(
+                reference=order.number, buyer=buyer, amount=Money(order.total, currency), method=payment_method
+            )
+        return PlaceResult(checkout, created=True)
+    start = _payment_start(
+        reference=checkout.number,
+        buyer=buyer,
+        amount=Money(total, currency),
+        method=payment_method,
+        saved_card=saved_card,
+    )
     checkout.refresh_from_db()  # a 1-Click charge that succeeded has already placed it (signal)
     return PlaceResult(checkout, created=True, client_secret=start.client_secret)
 
 
-def _payment_start(checkout: Checkout, *, saved_card=None):
-    """Start the checkout's one payment (reference: the checkout number). A card charged off-session
-    (1-Click) succeeds or fails right here: the payments app's signal updates the orders in this
-    same transaction. A payment error aborts the whole checkout."""
+def _payment_start(*, reference: str, buyer, amount: Money, method: str, saved_card=None):
+    """Start a payment: a card checkout has one for the whole cart (reference: the checkout number);
+    pay on pickup has one per order (reference: the order number), collected by each shop. A card
+    charged off-session (1-Click) succeeds or fails right here: the payments app's signal updates
+    the orders in this same transaction. A payment error aborts the whole checkout."""
     try:
         return payment_start(
-            reference=checkout.number,
-            buyer=checkout.buyer,
-            amount=Money(checkout.total, checkout.currency),
-            method=checkout.payment_method,
+            reference=reference,
+            buyer=buyer,
+            amount=amount,
+            method=method,
             saved_card=saved_card,
             off_session=saved_card is not None,
         )
@@ -455,7 +499,7 @@ def checkout_paid(*, number: str) -> Checkout | None:
             order.status = Order.Status.PAID
             order.save(update_fields=["status", "updated_at"])
             _order_email(order)
-        if order.status in (Order.Status.PAID, Order.Status.CONFIRMED):
+        if order.status == Order.Status.PAID:
             payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, order.currency))
     if checkout.status != Checkout.Status.PLACED:
         checkout.status = Checkout.Status.PLACED
@@ -511,7 +555,38 @@ def _order_email(order: Order) -> None:
 def _payment_of(order: Order):
     from apps.payments.selectors import payment_get_by_reference
 
+    if order.payment_method == PaymentMethod.PAY_ON_PICKUP:
+        return payment_get_by_reference(reference=order.number)
     return payment_get_by_reference(reference=order.checkout.number)
+
+
+@transaction.atomic
+def order_collected(*, number: str) -> Order | None:
+    """A pay-on-pickup order was paid at the shop's counter: record what the shop is owed."""
+    order = Order.objects.select_for_update().select_related("shop").filter(number=number).first()
+    if order is None or order.payment_method != PaymentMethod.PAY_ON_PICKUP:
+        return None
+    payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, order.currency))
+    return order
+
+
+@transaction.atomic
+def order_payment_collect(*, order: Order, actor) -> Order:
+    """The shop took the money for a pay-on-pickup order at its counter."""
+    from apps.payments.services import payment_collect
+
+    if order.payment_method != PaymentMethod.PAY_ON_PICKUP:
+        raise CheckoutError(_("Order %(number)s was paid by card.") % {"number": order.number})
+    if order.status != Order.Status.CONFIRMED:
+        raise CheckoutError(
+            _("Order %(number)s is %(status)s.") % {"number": order.number, "status": order.get_status_display()}
+        )
+    payment = _payment_of(order)
+    try:
+        payment_collect(payment=payment, actor=actor)
+    except PaymentError as exc:
+        raise CheckoutError(exc.message) from exc
+    return order
 
 
 @transaction.atomic
@@ -525,6 +600,9 @@ def order_refund(
     ``refund_key`` makes a retried request refund once (the seller form sends one per page view).
     """
     order = Order.objects.select_for_update().select_related("checkout", "shop").get(pk=order.pk)
+    reference = f"{order.number}-{refund_key or secrets.token_hex(4)}"[:100]
+    if OrderRefund.objects.filter(reference=reference).exists():
+        return order  # the same request again
     if order.status not in (Order.Status.PAID, Order.Status.CONFIRMED, Order.Status.REFUNDED):
         raise CheckoutError(_("Order %(number)s is not paid: nothing to refund.") % {"number": order.number})
     if amount.currency != order.currency:
@@ -541,14 +619,12 @@ def order_refund(
     payment = _payment_of(order)
     if payment is None:
         raise CheckoutError(_("Order %(number)s has no payment to refund.") % {"number": order.number})
-    reference = f"{order.number}-{refund_key or secrets.token_hex(4)}"[:100]
+    # Recorded before the payment is refunded, so the payments app's signal knows it is ours.
+    OrderRefund.objects.create(order=order, reference=reference, amount=amount.amount, reason=reason, actor=actor)
     try:
         payment_refund(payment=payment, amount=amount, reason=reason, reference=reference, actor=actor)
     except PaymentError as exc:
         raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
-    if OrderRefund.objects.filter(reference=reference).exists():
-        return order  # the same request again: the payment returned the refund it made before
-    OrderRefund.objects.create(order=order, reference=reference, amount=amount.amount, reason=reason, actor=actor)
     payout_record_refund(shop=order.shop, reference=order.number, amount=amount, refund_key=reference)
     order.amount_refunded += amount.amount
     if order.amount_refunded == order.total:
@@ -679,3 +755,40 @@ def checkout_cancel(*, buyer, checkout: Checkout) -> Checkout:
     checkout.status = Checkout.Status.CANCELLED
     checkout.save(update_fields=["status", "updated_at"])
     return checkout
+
+
+@transaction.atomic
+def refund_recorded_elsewhere(*, payment, refund) -> list[OrderRefund]:
+    """A refund made outside the seller's order page (the admin's payment action, Stripe's dashboard):
+    share it out over the payment's orders (oldest first, up to what is left on each) so their
+    refunded amounts and the shops' payout ledgers follow. Refunds made here are skipped."""
+    if OrderRefund.objects.filter(reference=refund.reference).exists():
+        return []
+    key = f"ext-{refund.pk}-"
+    if OrderRefund.objects.filter(reference__startswith=key).exists():
+        return []
+    orders = list(Order.objects.select_for_update().filter(number=payment.reference))
+    if not orders:
+        orders = list(Order.objects.select_for_update().filter(checkout__number=payment.reference).order_by("pk"))
+    left = refund.amount
+    recorded = []
+    for order in orders:
+        share = min(left, order.total - order.amount_refunded)
+        if share <= 0:
+            continue
+        recorded.append(
+            OrderRefund.objects.create(
+                order=order, reference=f"{key}{order.number}"[:100], amount=share, reason=refund.reason or "refund"
+            )
+        )
+        payout_record_refund(
+            shop=order.shop, reference=order.number, amount=Money(share, order.currency), refund_key=key
+        )
+        order.amount_refunded += share
+        if order.amount_refunded == order.total:
+            order.status = Order.Status.REFUNDED
+        order.save(update_fields=["amount_refunded", "status", "updated_at"])
+        left -= share
+        if left <= 0:
+            break
+    return recorded

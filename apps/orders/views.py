@@ -54,6 +54,7 @@ from .services import (
     cart_prices_refresh,
     checkout_cancel,
     checkout_place,
+    fulfilment_options,
     one_click_buy,
     one_click_settings_update,
 )
@@ -187,6 +188,9 @@ def checkout_page(request):
                     payment_method=method,
                     idempotency_key=request.POST.get("idempotency_key", ""),
                     expected_total=expected_total,
+                    fulfilments={
+                        group.shop.pk: request.POST.get(f"fulfilment_{group.shop.pk}", "") for group in view.groups
+                    },
                 )
             except CheckoutError as exc:
                 if exc.code in ("price-changed", "total-changed"):
@@ -200,6 +204,8 @@ def checkout_page(request):
                     return redirect("orders:checkout-pay", number=result.checkout.number)
                 return redirect("orders:checkout-done", number=result.checkout.number)
     currency = next(iter(view.totals), None)
+    for group in view.groups:
+        group.fulfilment_options = fulfilment_options(shop=group.shop, address=None)
     return render(
         request,
         "orders/checkout.html",

@@ -12,13 +12,15 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from apps.core.registry import product_page_panels
+        from apps.core.registry import demo_seeders, product_page_panels
         from apps.payments.signals import payment_refunded, payment_succeeded
 
+        from .demo import seed_demo_orders
         from .panels import buy_panel
         from .receivers import merge_guest_cart, payment_refunded_received, payment_succeeded_received
 
         product_page_panels.register("buy", buy_panel, order=10)
+        demo_seeders.register("orders", seed_demo_orders, order=60)
         user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
         payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")
         payment_refunded.connect(payment_refunded_received, dispatch_uid="orders.payment_refunded")

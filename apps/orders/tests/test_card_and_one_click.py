@@ -225,3 +225,32 @@ def test_a_payment_arriving_after_the_hold_expired_takes_the_stock_if_still_ther
     order = result.checkout.orders.get()
     assert order.status == "paid" and StockItem.objects.get(variant=variant).on_hand == 0
     assert_ledger_balanced()
+
+
+def test_one_click_settings_page_sets_defaults_and_refuses_another_buyers_card_or_address(client, fake_stripe):
+    buyer, address = buyer_with_address()
+    card = save_card(fake_stripe, buyer)
+    stranger, their_address = buyer_with_address()
+    their_card = save_card(fake_stripe, stranger)
+    client.force_login(buyer)
+
+    page = client.get(reverse("orders:one-click")).content.decode()
+    assert "•••• 4242" in page
+    response = client.post(reverse("orders:one-click"), {"enabled": "on", "address": address.pk, "card": card.pk})
+    assert response.status_code == 302
+    assert (
+        client.post(
+            reverse("orders:one-click"), {"enabled": "on", "address": address.pk, "card": their_card.pk}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            reverse("orders:one-click"), {"enabled": "on", "address": their_address.pk, "card": card.pk}
+        ).status_code
+        == 404
+    )
+    from apps.orders.selectors import one_click_settings_get
+
+    config = one_click_settings_get(user=buyer)
+    assert (config.address, config.card, config.enabled) == (address, card, True)

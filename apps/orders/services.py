@@ -630,6 +630,7 @@ def order_refund(
     if order.amount_refunded == order.total:
         order.status = Order.Status.REFUNDED
     order.save(update_fields=["amount_refunded", "status", "updated_at"])
+    _refund_email(order, amount=amount.amount, reason=reason)
     if goods_returned and not order.restocked:
         for line in order.lines.select_related("variant__shop"):
             if line.variant is not None:
@@ -643,6 +644,17 @@ def order_refund(
         order.restocked = True
         order.save(update_fields=["restocked", "updated_at"])
     return order
+
+
+def _refund_email(order: Order, *, amount: Decimal, reason: str) -> None:
+    from django.template.loader import render_to_string
+
+    context = {"order": order, "amount": amount, "reason": reason, "site_url": settings.SITE_URL}
+    email_send(
+        to=[order.buyer.email],
+        subject=_("Refund on your order %(number)s") % {"number": order.number},
+        body=render_to_string("orders/email/order_refunded.txt", context),
+    )
 
 
 def order_refund_in_full(*, order_id: int, reason: str) -> str:

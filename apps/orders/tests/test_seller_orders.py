@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from apps.inventory.models import StockItem
@@ -76,19 +77,23 @@ def test_taking_the_payment_at_the_counter_records_what_the_shop_is_owed(client,
     assert payout_balance(shop=shop) == {"SGD": Decimal("23.00")}
 
 
-def test_a_partial_refund_then_the_rest_with_the_goods_back(client, seller, fake_stripe):
+def test_a_partial_refund_then_the_rest_with_the_goods_back(
+    client, seller, fake_stripe, django_capture_on_commit_callbacks
+):
     shop = ShopFactory()
     seller(client, role="owner", shop=shop)
     order, variant = _card_order(fake_stripe, shop, price="30.00")
     assert StockItem.objects.get(variant=variant).on_hand == 4
 
-    client.post(url("refund", shop, order.number), {"amount": "10.00", "reason": "scratched", "refund_key": "a"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("refund", shop, order.number), {"amount": "10.00", "reason": "scratched", "refund_key": "a"})
     client.post(
         url("refund", shop, order.number), {"amount": "10.00", "reason": "scratched", "refund_key": "a"}
     )  # retried
 
     order.refresh_from_db()
     assert (order.amount_refunded, order.status) == (Decimal("10.00"), "paid")
+    assert [m.subject for m in mail.outbox if "Refund" in m.subject] == [f"Refund on your order {order.number}"]
     assert StockItem.objects.get(variant=variant).on_hand == 4  # no goods back: no stock back
     assert payout_balance(shop=shop) == {"SGD": Decimal("18.40")}  # 27.60 owed, less 10.00, plus 0.80 commission back
 

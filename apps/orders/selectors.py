@@ -156,6 +156,13 @@ def checkout_get_for_buyer(*, buyer, number: str) -> Checkout:
     return checkout
 
 
+def checkout_get_by_key(*, buyer, key: str) -> Checkout | None:
+    """The buyer's checkout made by the order form with idempotency key ``key``, if any."""
+    if not key:
+        return None
+    return Checkout.objects.filter(buyer=buyer, idempotency_key=key).first()
+
+
 def orders_for_buyer(*, buyer) -> QuerySet[Order]:
     return Order.objects.filter(buyer=buyer).select_related("shop").order_by("-placed_at", "-pk")
 

@@ -41,6 +41,7 @@ from .selectors import (
     cart_count,
     cart_get,
     cart_view,
+    checkout_get_by_key,
     checkout_get_for_buyer,
     one_click_settings_get,
     order_get_for_buyer,
@@ -157,6 +158,14 @@ def payment_methods_for(view) -> list[tuple[str, str]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def checkout_page(request):
+    if request.method == "POST":
+        # The same form again (a retried request, the back button): show what the first one made.
+        placed = checkout_get_by_key(buyer=request.user, key=request.POST.get("idempotency_key", ""))
+        if placed is not None:
+            target = (
+                "orders:checkout-pay" if placed.status == Checkout.Status.AWAITING_PAYMENT else "orders:checkout-done"
+            )
+            return redirect(target, number=placed.number)
     cart = request_cart(request)
     view = cart_view(cart=cart)
     if not view.lines:

@@ -180,3 +180,20 @@ def test_other_buyers_orders_and_checkouts_are_404(client, basket):
     assert client.get(reverse("orders:checkout-done", args=[result.checkout.number])).status_code == 404
     order = result.checkout.orders.first()
     assert client.get(reverse("orders:order", args=[order.number])).status_code == 404
+
+
+def test_the_same_order_form_posted_again_shows_the_first_confirmation(client, basket):
+    buyer, address, *_ = basket
+    client.force_login(buyer)
+    form = {
+        "address": address.pk,
+        "payment_method": "pay_on_pickup",
+        "expected_total": "41.80",
+        "idempotency_key": "f1",
+    }
+    first = client.post(reverse("orders:checkout"), form)
+    again = client.post(reverse("orders:checkout"), form)  # the cart is empty now
+    assert (
+        first["Location"] == again["Location"] == reverse("orders:checkout-done", args=[Checkout.objects.get().number])
+    )
+    assert Checkout.objects.count() == 1

@@ -101,6 +101,7 @@ def stock_available_by_variant(*, shop: Shop, variant_ids: Iterable[int]) -> dic
     ids = list(variant_ids)
     rows = (
         StockItem.objects.filter(shop=shop, variant_id__in=ids)
+        .order_by()  # the model's ordering would join four tables into the GROUP BY
         .values("variant_id")
         .annotate(available=Sum(F("on_hand") - F("reserved")))
     )

@@ -12,8 +12,9 @@ Locking, so that concurrent checkouts never oversell and never deadlock:
   key) and the stock items second. The one step that goes the other way (a checkout releasing
   other checkouts' expired holds on items it already locked) skips locked rows instead of waiting.
 
-``stock_reserve``, ``reservation_commit`` and ``reservation_release`` are the only way other apps
-(orders) change stock; sellers' doors use the rest.
+``stock_reserve``, ``reservation_commit``, ``reservation_release`` and ``stock_sell`` (an order sold
+at once, without a hold) are the only way other apps (orders) change stock; sellers' doors use the
+rest.
 """
 
 from __future__ import annotations
@@ -662,6 +663,30 @@ def stock_reserve(
         )
     _record(movements)
     return reservations
+
+
+@transaction.atomic
+def stock_sell(
+    *, shop: Shop, reference: str, lines: list[LineRequest], actor: User | None = None
+) -> list[StockMovement]:
+    """Sell the lines at once, without holding them first (an order paid or confirmed when placed,
+    such as pay on pickup): the same locking, allocation and :class:`OutOfStock` as
+    ``stock_reserve``, one "sale" movement per item; all lines or none."""
+    reference = _reference(reference)
+    wanted = _merged_lines(lines)
+    items = _locked(StockItem.objects.filter(shop=shop, variant_id__in=wanted))
+    movements: list[StockMovement] = []
+    plan, shortages = _allocate(items, wanted)
+    if shortages and _release_expired_holds(items, now=timezone.now(), exclude=[], movements=movements):
+        plan, shortages = _allocate(items, wanted)
+    if shortages:
+        raise OutOfStock(_shortages_named(shop=shop, shortages=shortages))
+    for _variant_id, item, units in plan:
+        movements.append(
+            _change(item, kind=Kind.SALE, quantity=-units, actor=actor, reason="order confirmed", reference=reference)
+        )
+    _record(movements)
+    return [m for m in movements if m.kind == Kind.SALE]
 
 
 def _expired(reference: str) -> ReservationExpired:

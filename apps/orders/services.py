@@ -26,8 +26,15 @@ from apps.catalog.models import Variant
 from apps.core.money import Money
 from apps.core.services import email_send
 from apps.core.tasks_base import enqueue_on_commit
-from apps.inventory.errors import OutOfStock, ReservationConflict, ReservationExpired, ReservationNotFound, StockError
-from apps.inventory.services import LineRequest, reservation_commit, reservation_release, stock_reserve, stock_return
+from apps.inventory.errors import OutOfStock, ReservationConflict, ReservationExpired, ReservationNotFound
+from apps.inventory.services import (
+    LineRequest,
+    reservation_commit,
+    reservation_release,
+    stock_reserve,
+    stock_return,
+    stock_sell,
+)
 from apps.payments.errors import PaymentError
 from apps.payments.services import payment_refund, payment_start, payout_record_refund, payout_record_sale
 
@@ -363,7 +370,8 @@ def _place(
         address=address,
         expires_at=None if payment_method == PaymentMethod.PAY_ON_PICKUP else now + ttl,
     )
-    checkout.full_clean(exclude=["buyer"])
+    # The database enforces the unique number and key and the constraints (IntegrityError below).
+    checkout.full_clean(exclude=["buyer"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             checkout.save()
@@ -409,23 +417,18 @@ def _place(
                 for line in group.lines
             ]
         )
+        stock_lines = [LineRequest(line.variant.pk, line.line.quantity) for line in group.lines]
         try:
-            stock_reserve(
-                shop=group.shop,
-                reference=order.number,
-                lines=[LineRequest(line.variant.pk, line.line.quantity) for line in group.lines],
-                ttl=ttl,
-            )
+            if payment_method == PaymentMethod.PAY_ON_PICKUP:  # confirmed now: sold without a hold
+                stock_sell(shop=group.shop, reference=order.number, lines=stock_lines, actor=buyer)
+            else:  # held while the buyer pays
+                stock_reserve(shop=group.shop, reference=order.number, lines=stock_lines, ttl=ttl)
         except OutOfStock as exc:
             raise CheckoutError(exc.message, code="out-of-stock") from exc
         orders.append(order)
     clear()
     if payment_method == PaymentMethod.PAY_ON_PICKUP:
         for order in orders:
-            try:
-                reservation_commit(reference=order.number)
-            except StockError as exc:  # cannot happen inside this transaction; never sell half
-                raise CheckoutError(exc.message) from exc
             _order_email(order)
             # Each shop takes its own part at its counter: one payment per order.
             _payment_start(

@@ -158,60 +158,29 @@ def payment_methods_for(view) -> list[tuple[str, str]]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def checkout_page(request):
+    errors: list[str] = []
+    cart = request_cart(request)
     if request.method == "POST":
         # The same form again (a retried request, the back button): show what the first one made.
-        placed = checkout_get_by_key(buyer=request.user, key=request.POST.get("idempotency_key", ""))
+        key = request.POST.get("idempotency_key", "")
+        placed = checkout_get_by_key(buyer=request.user, key=key)
         if placed is not None:
             target = (
                 "orders:checkout-pay" if placed.status == Checkout.Status.AWAITING_PAYMENT else "orders:checkout-done"
             )
             return redirect(target, number=placed.number)
-    cart = request_cart(request)
+        result, errors = _place_from_form(request, cart, key)
+        if result is not None:
+            _remember_count(request, 0)
+            if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
+                return redirect("orders:checkout-pay", number=result.checkout.number)
+            return redirect("orders:checkout-done", number=result.checkout.number)
+    # The page (first shown, or again with what went wrong): the cart read only now, so placing an
+    # order reads it once, inside checkout_place.
     view = cart_view(cart=cart)
     if not view.lines:
         messages.info(request, _("Your cart is empty."))
         return redirect("orders:cart")
-    addresses = list(addresses_for_user(user=request.user))
-    methods = payment_methods_for(view)
-    errors: list[str] = []
-    if request.method == "POST":
-        address_id = _int(request.POST.get("address"))
-        method = request.POST.get("payment_method", "")
-        try:
-            expected_total = Decimal(request.POST.get("expected_total", ""))
-        except (InvalidOperation, ValueError):
-            expected_total = None
-        if address_id is None:
-            errors.append(_("Choose an address, or add one."))
-        if method not in {value for value, _label in methods}:
-            errors.append(_("Choose how to pay."))
-        if expected_total is None:
-            errors.append(_("This order form has expired: reload the page."))
-        if not errors:
-            address = address_get_for_user(user=request.user, address_id=address_id)  # another buyer's: 404
-            try:
-                result = checkout_place(
-                    buyer=request.user,
-                    cart=cart,
-                    address=address.snapshot(),
-                    payment_method=method,
-                    idempotency_key=request.POST.get("idempotency_key", ""),
-                    expected_total=expected_total,
-                    fulfilments={
-                        group.shop.pk: request.POST.get(f"fulfilment_{group.shop.pk}", "") for group in view.groups
-                    },
-                )
-            except CheckoutError as exc:
-                if exc.code in ("price-changed", "total-changed"):
-                    cart_prices_refresh(cart=cart)
-                errors.append(exc.message)
-                view = cart_view(cart=cart)
-            else:
-                address_mark_used(address=address)
-                _remember_count(request, 0)
-                if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
-                    return redirect("orders:checkout-pay", number=result.checkout.number)
-                return redirect("orders:checkout-done", number=result.checkout.number)
     currency = next(iter(view.totals), None)
     for group in view.groups:
         group.fulfilment_options = fulfilment_options(shop=group.shop, address=None)
@@ -220,8 +189,8 @@ def checkout_page(request):
         "orders/checkout.html",
         {
             "view": view,
-            "addresses": addresses,
-            "methods": methods,
+            "addresses": list(addresses_for_user(user=request.user)),
+            "methods": payment_methods_for(view),
             "errors": errors,
             "currency": currency,
             "total": view.totals.get(currency, Decimal("0")) if currency else Decimal("0"),
@@ -229,8 +198,49 @@ def checkout_page(request):
             "chosen_address": _int(request.POST.get("address")) if request.method == "POST" else None,
             "chosen_method": request.POST.get("payment_method") if request.method == "POST" else None,
         },
-        status=200,
     )
+
+
+def _place_from_form(request, cart, key: str):
+    """Check the posted order form and place it; (result, []) or (None, messages for the page)."""
+    errors = []
+    address_id = _int(request.POST.get("address"))
+    method = request.POST.get("payment_method", "")
+    try:
+        expected_total = Decimal(request.POST.get("expected_total", ""))
+    except (InvalidOperation, ValueError):
+        expected_total = None
+    if address_id is None:
+        errors.append(_("Choose an address, or add one."))
+    if method not in PaymentMethod.values or (method == PaymentMethod.CARD and not payments_card_enabled()):
+        errors.append(_("Choose how to pay."))
+    if expected_total is None:
+        errors.append(_("This order form has expired: reload the page."))
+    if cart is None:
+        errors.append(_("Your cart is empty."))
+    if errors:
+        return None, errors
+    address = address_get_for_user(user=request.user, address_id=address_id)  # another buyer's: 404
+    fulfilments = {}
+    for name, value in request.POST.items():
+        if name.startswith("fulfilment_") and (shop_id := _int(name.removeprefix("fulfilment_"))) is not None:
+            fulfilments[shop_id] = value
+    try:
+        result = checkout_place(
+            buyer=request.user,
+            cart=cart,
+            address=address.snapshot(),
+            payment_method=method,
+            idempotency_key=key,
+            expected_total=expected_total,
+            fulfilments=fulfilments,
+        )
+    except CheckoutError as exc:
+        if exc.code in ("price-changed", "total-changed"):
+            cart_prices_refresh(cart=cart)
+        return None, [exc.message]
+    address_mark_used(address=address)
+    return result, []
 
 
 @login_required

@@ -490,3 +490,21 @@ def test_reserve_and_commit_cost_the_same_few_queries_for_any_basket(basket, dja
         stock_reserve(shop=shop, reference="chk-1", lines=lines)
     with django_assert_num_queries(2 + 6):
         reservation_commit(reference="chk-1")
+
+
+def test_stock_sell_sells_at_once_without_a_hold_and_never_units_held_for_others(sarong):
+    """An order confirmed when placed (pay on pickup) is sold straight away: one sale movement per
+    item, nothing reserved; units held for other checkouts are not sold; all lines or none."""
+    from apps.inventory.services import stock_sell
+
+    stock_receive(variant=sarong, quantity=5)
+    stock_reserve(shop=sarong.shop, reference="other", lines=[LineRequest(sarong.pk, 3)])
+
+    with pytest.raises(OutOfStock, match="Only 2 left"):
+        stock_sell(shop=sarong.shop, reference="LB-1", lines=[LineRequest(sarong.pk, 3)])
+    movements = stock_sell(shop=sarong.shop, reference="LB-2", lines=[LineRequest(sarong.pk, 2)])
+
+    item = _item(sarong)
+    assert (item.on_hand, item.reserved) == (3, 3)
+    assert [(m.kind, m.quantity, m.reserved_delta, m.reference) for m in movements] == [("sale", -2, 0, "LB-2")]
+    assert_ledger_balanced()

@@ -143,20 +143,24 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn {self.name} did not answer within {timeout:.0f} s:\n{tail(self.log_path)}")
 
     def stop(self) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        print(f"  stopped gunicorn {self.name} (pid {proc.pid})", flush=True)
+        stop_process_group(self.process, f"gunicorn {self.name}", term_wait=15)
+
+
+def stop_process_group(proc: subprocess.Popen | None, what: str, *, term_wait: float = 10) -> None:
+    """Stop a process started in its own session, and its children: SIGTERM, then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    print(f"  stopped {what} (pid {proc.pid})", flush=True)
 
 
 def require_wrk() -> str:

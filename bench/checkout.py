@@ -65,6 +65,7 @@ from _common import (
     free_port,
     require_wrk,
     run_checked,
+    stop_process_group,
     tail,
     wrk,
 )
@@ -162,20 +163,7 @@ class LocalStripe:
         self.stop()
 
     def stop(self) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        print(f"  stopped localstripe (pid {proc.pid})", flush=True)
+        stop_process_group(self.process, "localstripe")
 
 
 def run_django_script(args: list[str], env: dict[str, str], marker: str, what: str, timeout: float = 900) -> dict:

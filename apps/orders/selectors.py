@@ -13,7 +13,7 @@ from django.http import Http404
 from apps.catalog.models import Product, Variant
 from apps.inventory.selectors import stock_available_by_variant
 from apps.shops.models import Shop
-from apps.shops.selectors import shops_public
+from apps.shops.selectors import dedicated_shop_slug, shops_public
 
 from .models import Cart, CartLine, Checkout, OneClickSettings, Order
 
@@ -28,11 +28,12 @@ def cart_get(*, user=None, session_key: str | None = None) -> Cart | None:
 
 def variant_purchasable(variant: Variant) -> bool:
     """On sale now: the variant is active, its product is active and its shop is open to orders."""
+    dedicated = dedicated_shop_slug()
     return (
         variant.is_active
         and variant.product.status == Product.Status.ACTIVE
         and variant.shop.status == Shop.Status.ACTIVE
-        and shops_public().filter(pk=variant.shop_id).exists()
+        and (dedicated is None or variant.shop.slug == dedicated)
     )
 
 

@@ -73,9 +73,9 @@ def _quantity(value) -> int:
     return value
 
 
-@transaction.atomic
 def cart_get_or_create(*, user=None, session_key: str | None = None) -> Cart:
-    """The buyer's cart (or the guest session's), made when first needed."""
+    """The buyer's cart (or the guest session's), made when first needed (``get_or_create`` copes
+    with two first requests at once: the unique user or session key decides)."""
     if user is not None and user.is_authenticated:
         cart, _created = Cart.objects.get_or_create(user=user)
         return cart
@@ -119,9 +119,8 @@ def cart_add(*, cart: Cart, variant: Variant, quantity: int = 1) -> CartLine:
     else:
         line.quantity = wanted
         line.unit_price = variant.price
-    line.full_clean(exclude=["cart", "variant"], validate_constraints=False)
+    line.full_clean(exclude=["cart", "variant"], validate_unique=False, validate_constraints=False)
     line.save()
-    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
     return line
 
 

@@ -114,11 +114,12 @@ def cart_add_view(request):
         messages.error(request, _("That item is not on sale any more."))
         return _back(request, "orders:cart")
     try:
-        cart_add(cart=request_cart(request, create=True), variant=variant, quantity=quantity)
+        cart = request_cart(request, create=True)
+        cart_add(cart=cart, variant=variant, quantity=quantity)
     except CartError as exc:
         messages.error(request, exc.message)
         return _back(request, "orders:cart")
-    _remember_count(request, cart_count(cart=request_cart(request)))
+    _remember_count(request, cart_count(cart=cart))
     messages.success(request, _("%(name)s is in your cart.") % {"name": variant})
     return _back(request, "orders:cart")
 

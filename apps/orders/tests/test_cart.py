@@ -129,3 +129,12 @@ def test_cart_page_query_count_does_not_grow_with_lines(client, django_assert_ma
     with django_assert_max_num_queries(18):
         response = client.get(reverse("orders:cart"))
     assert response.content.decode().count('data-line="') == 8
+
+
+def test_a_dedicated_site_sells_only_its_own_shop(settings):
+    cart = cart_get_or_create(user=UserFactory())
+    mine, theirs = stocked_variant(), stocked_variant()
+    settings.LOCALBAZAAR_DEDICATED_SHOP = mine.shop.slug
+    cart_add(cart=cart, variant=mine)
+    with pytest.raises(CartError, match="not on sale"):
+        cart_add(cart=cart, variant=theirs)

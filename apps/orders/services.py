@@ -531,6 +531,7 @@ def checkouts_expire(*, now=None) -> int:
             reservation_release(reference=order.number, reason="payment not received in time")
             order.status = Order.Status.PAYMENT_FAILED
             order.save(update_fields=["status", "updated_at"])
+            _cancel_email(order, why="expired")
         checkout.status = Checkout.Status.EXPIRED
         checkout.save(update_fields=["status", "updated_at"])
         from .tasks import checkout_payment_cancel
@@ -593,7 +594,14 @@ def order_payment_collect(*, order: Order, actor) -> Order:
 
 @transaction.atomic
 def order_refund(
-    *, order: Order, amount: Money, reason: str, actor=None, goods_returned: bool = False, refund_key: str = ""
+    *,
+    order: Order,
+    amount: Money,
+    reason: str,
+    actor=None,
+    goods_returned: bool = False,
+    refund_key: str = "",
+    notify: bool = True,
 ) -> Order:
     """Refund ``amount`` of a paid order (all or part of what is left), through its checkout's
     payment; the shop's payout ledger gives back the sale and the commission in proportion. Stock
@@ -632,7 +640,8 @@ def order_refund(
     if order.amount_refunded == order.total:
         order.status = Order.Status.REFUNDED
     order.save(update_fields=["amount_refunded", "status", "updated_at"])
-    _refund_email(order, amount=amount.amount, reason=reason)
+    if notify:
+        _refund_email(order, amount=amount.amount, reason=reason)
     if goods_returned and not order.restocked:
         for line in order.lines.select_related("variant__shop"):
             if line.variant is not None:
@@ -646,6 +655,17 @@ def order_refund(
         order.restocked = True
         order.save(update_fields=["restocked", "updated_at"])
     return order
+
+
+def _cancel_email(order: Order, *, why: str) -> None:
+    from django.template.loader import render_to_string
+
+    context = {"order": order, "why": why, "site_url": settings.SITE_URL}
+    email_send(
+        to=[order.buyer.email],
+        subject=_("Your order %(number)s is cancelled") % {"number": order.number},
+        body=render_to_string("orders/email/order_cancelled.txt", context),
+    )
 
 
 def _refund_email(order: Order, *, amount: Decimal, reason: str) -> None:
@@ -758,10 +778,13 @@ def checkout_cancel(*, buyer, checkout: Checkout) -> Checkout:
                     actor=buyer,
                     goods_returned=True,
                     refund_key="cancel",
+                    notify=False,  # the cancellation email says it
                 )
         elif order.status == Order.Status.PENDING_PAYMENT:
             reservation_release(reference=order.number, reason="cancelled by the buyer")
     Order.objects.filter(pk__in=[o.pk for o in orders]).update(status=Order.Status.CANCELLED, updated_at=now)
+    for order in orders:
+        _cancel_email(order, why="cancelled")
     if checkout.status == Checkout.Status.AWAITING_PAYMENT:
         from .tasks import checkout_payment_cancel
 

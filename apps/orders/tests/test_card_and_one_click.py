@@ -144,7 +144,9 @@ def test_cancelling_within_the_window_refunds_and_puts_the_stock_back(
     _click(client, variant)
     checkout = Checkout.objects.get()
 
-    response = client.post(reverse("orders:checkout-cancel", args=[checkout.number]), follow=True)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("orders:checkout-cancel", args=[checkout.number]), follow=True)
 
     assert "Your order is cancelled" in response.content.decode()
     checkout.refresh_from_db()
@@ -153,6 +155,7 @@ def test_cancelling_within_the_window_refunds_and_puts_the_stock_back(
     payment = payment_get_by_reference(reference=checkout.number)
     assert payment.status == Payment.Status.REFUNDED and payment.amount_refunded == Decimal("12.50")
     assert StockItem.objects.get(variant=variant).on_hand == 4  # returned
+    assert [m.subject for m in mail.outbox] == [f"Your order {order.number} is cancelled"]
     assert payout_balance(shop=variant.shop) == {"SGD": Decimal("0.00")}
     assert PayoutEntry.objects.filter(shop=variant.shop).count() == 4  # sale, commission, refund, commission back
     # Cancelling again changes nothing; after the window it is refused.

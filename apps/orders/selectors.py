@@ -15,7 +15,7 @@ from apps.inventory.selectors import stock_available_by_variant
 from apps.shops.models import Shop
 from apps.shops.selectors import dedicated_shop_slug, shops_public
 
-from .models import Cart, CartLine, Checkout, OneClickSettings, Order
+from .models import Cart, CartLine, Checkout, OneClickSettings, Order, PaymentMethod
 
 
 def cart_get(*, user=None, session_key: str | None = None) -> Cart | None:
@@ -142,6 +142,19 @@ def lines_view(*, lines: list[CartLine], cart: Cart | None = None) -> CartView:
             )
         )
     return CartView(cart=cart, groups=list(groups.values()))
+
+
+def payment_methods_for(view: CartView) -> list[tuple[str, str]]:
+    """What the buyer may pay with: pay on pickup when every shop offers pickup, and card when
+    Stripe is set up (the payments app says so)."""
+    from apps.payments.selectors import payments_card_enabled
+
+    methods = []
+    if payments_card_enabled():
+        methods.append((PaymentMethod.CARD.value, PaymentMethod.CARD.label))
+    if view.groups and all(group.shop.offers_pickup for group in view.groups):
+        methods.append((PaymentMethod.PAY_ON_PICKUP.value, PaymentMethod.PAY_ON_PICKUP.label))
+    return methods
 
 
 def cart_count(*, cart: Cart | None) -> int:

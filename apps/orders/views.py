@@ -46,6 +46,7 @@ from .selectors import (
     one_click_settings_get,
     order_get_for_buyer,
     orders_for_buyer,
+    payment_methods_for,
 )
 from .services import (
     cart_add,
@@ -143,17 +144,6 @@ def cart_line_update(request, line_id: int):
 
 
 # --- checkout ------------------------------------------------------------------------------------
-
-
-def payment_methods_for(view) -> list[tuple[str, str]]:
-    """What the buyer may pay with: pay on pickup when every shop offers pickup (all do for now),
-    and card when Stripe is set up (the payments app says so)."""
-    methods = []
-    if payments_card_enabled():
-        methods.append((PaymentMethod.CARD.value, PaymentMethod.CARD.label))
-    if view.groups and all(group.shop.offers_pickup for group in view.groups):
-        methods.append((PaymentMethod.PAY_ON_PICKUP.value, PaymentMethod.PAY_ON_PICKUP.label))
-    return methods
 
 
 @login_required

@@ -12,3 +12,27 @@ class CheckoutError(ApplicationError):
 
     status_code = 409
     code = "checkout-error"
+
+
+class IllegalTransition(ApplicationError):
+    """The order cannot move to that status from where it is (or not without a reason)."""
+
+    status_code = 409
+    code = "illegal-transition"
+    title = "The order cannot make that move"
+
+
+class TransitionNotAllowed(ApplicationError):
+    """The move exists, but this actor may not make it."""
+
+    status_code = 403
+    code = "transition-not-allowed"
+    title = "You may not make that move"
+
+
+class IntakeError(ApplicationError):
+    """An incoming order (API, POS, kiosk, phone desk, batch file) is not valid as sent."""
+
+    status_code = 422
+    code = "invalid-order"
+    title = "The order is not valid"

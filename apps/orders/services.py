@@ -38,7 +38,9 @@ from apps.inventory.services import (
 from apps.payments.errors import PaymentError
 from apps.payments.services import payment_refund, payment_start, payout_record_refund, payout_record_sale
 
-from .errors import CartError, CheckoutError
+from . import states
+from .actors import Actor
+from .errors import CartError, CheckoutError, IllegalTransition, TransitionNotAllowed
 from .models import (
     MAX_LINES_PER_CART,
     MAX_QUANTITY_PER_LINE,
@@ -49,10 +51,12 @@ from .models import (
     Fulfilment,
     OneClickSettings,
     Order,
+    OrderEvent,
     OrderLine,
     OrderRefund,
     PaymentMethod,
 )
+from .signals import order_placed, order_status_changed
 from .selectors import CartView, cart_view, lines_view, variant_purchasable
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I
@@ -60,6 +64,140 @@ NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I
 
 def _number(prefix: str) -> str:
     return prefix + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
+
+
+# --- the state machine ---------------------------------------------------------------------------
+
+
+def _status_label(status: str) -> str:
+    try:
+        return str(states.OrderStatus(status).label)
+    except ValueError:
+        return status
+
+
+def order_transition(
+    *,
+    order: Order,
+    to: str,
+    actor: Actor,
+    reason: str = "",
+    via: str = "",
+    data: dict | None = None,
+    locked: bool = False,
+) -> OrderEvent:
+    """Move ``order`` to status ``to``: the one place an order's status changes.
+
+    Checks that the move exists (``apps.orders.states``), that the order is fulfilled the way the move
+    needs, that a reason is given where one is required and that ``actor`` may make it; then saves
+    the status, writes an ``OrderEvent`` (actor, from, to, reason, channel ``via``, time) and sends
+    ``order_status_changed`` inside the transaction. An illegal move raises
+    :class:`IllegalTransition` (:class:`TransitionNotAllowed` for the wrong actor) and changes
+    nothing. ``locked``: the caller already holds the order's row lock.
+    """
+    with transaction.atomic():
+        current = order if locked else Order.objects.select_for_update().get(pk=order.pk)
+        source = current.status
+        now = timezone.now()
+        move = states.transition_get(source, to)
+        if move is None:
+            raise IllegalTransition(
+                _("Order %(number)s is %(status)s: it cannot become %(target)s.")
+                % {"number": current.number, "status": _status_label(source), "target": _status_label(to)}
+            )
+        if move.fulfilment and current.fulfilment != move.fulfilment:
+            raise IllegalTransition(
+                _("Order %(number)s is for %(fulfilment)s: it cannot become %(target)s.")
+                % {
+                    "number": current.number,
+                    "fulfilment": current.get_fulfilment_display(),
+                    "target": _status_label(to),
+                }
+            )
+        reason = (reason or "").strip()[:500]
+        if move.needs_reason and not reason:
+            raise IllegalTransition(
+                _("Give a reason for moving order %(number)s to %(target)s.")
+                % {"number": current.number, "target": _status_label(to)},
+                code="reason-required",
+            )
+        if not actor.may(move, current, now=now):
+            raise TransitionNotAllowed(
+                _("You may not move order %(number)s from %(status)s to %(target)s.")
+                % {"number": current.number, "status": _status_label(source), "target": _status_label(to)}
+            )
+        current.status = to
+        current.status_changed_at = now
+        current.save(update_fields=["status", "status_changed_at", "updated_at"])
+        if current is not order:
+            order.status, order.status_changed_at = to, now
+        event = OrderEvent.objects.create(
+            order=current,
+            kind=OrderEvent.Kind.TRANSITION,
+            from_status=source,
+            to_status=to,
+            actor_kind=actor.kind,
+            actor=actor.user if getattr(actor.user, "pk", None) else None,
+            actor_label=actor.label[:200],
+            channel=via[:20],
+            reason=reason,
+            data=data or {},
+            created_at=now,
+        )
+        order_status_changed.send(
+            sender=Order, order=current, event=event, from_status=source, to_status=to, actor=actor
+        )
+        return event
+
+
+def order_event_record(
+    *, order: Order, kind: str, actor: Actor | None = None, reason: str = "", via: str = "", data: dict | None = None
+) -> OrderEvent:
+    """Add something that happened to an order's timeline without changing its status (a refund, a
+    document, an email, a pipeline step, a warning, a note)."""
+    actor = actor or Actor.system()
+    return OrderEvent.objects.create(
+        order=order,
+        kind=kind,
+        actor_kind=actor.kind,
+        actor=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_label=actor.label[:200],
+        channel=via[:20],
+        reason=(reason or "")[:500],
+        data=data or {},
+        created_at=timezone.now(),
+    )
+
+
+def orders_placed_record(*, orders: list[Order], actor: Actor, via: str) -> None:
+    """The first event of new orders (their first status), and ``order_placed`` for each."""
+    now = timezone.now()
+    events = OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                kind=OrderEvent.Kind.TRANSITION,
+                from_status="",
+                to_status=order.status,
+                actor_kind=actor.kind,
+                actor=actor.user if getattr(actor.user, "pk", None) else None,
+                actor_label=actor.label[:200],
+                channel=via[:20],
+                reason="placed",
+                created_at=now,
+            )
+            for order in orders
+        ]
+    )
+    for order, event in zip(orders, events, strict=True):
+        order_placed.send(sender=Order, order=order, event=event)
+
+
+def _refund_status_follow(order: Order, *, via: str) -> None:
+    """An order whose money has all been given back becomes *refunded* (a cancelled one stays
+    cancelled: its refund is part of the cancelling)."""
+    if order.amount_refunded == order.total and order.status not in (Order.Status.CANCELLED, Order.Status.REFUNDED):
+        order_transition(order=order, to=Order.Status.REFUNDED, actor=Actor.system(), via=via, locked=True)
 
 
 # --- the cart ------------------------------------------------------------------------------------
@@ -399,6 +537,7 @@ def _place(
             total=group.subtotal,
             address=address,
             placed_at=now,
+            status_changed_at=now,
             cancel_until=now + timedelta(minutes=cancel_minutes) if cancel_minutes else None,
         )
         OrderLine.objects.bulk_create(
@@ -410,6 +549,8 @@ def _place(
                     title=line.variant.product.title,
                     options=line.variant.options or {},
                     unit_price=line.price,
+                    list_price=line.price,
+                    weight_grams=line.variant.weight_grams or 0,
                     quantity=line.line.quantity,
                     line_total=line.price * line.line.quantity,
                 )
@@ -425,6 +566,7 @@ def _place(
         except OutOfStock as exc:
             raise CheckoutError(exc.message, code="out-of-stock") from exc
         orders.append(order)
+    orders_placed_record(orders=orders, actor=Actor.buyer(buyer), via=channel)
     clear()
     if payment_method == PaymentMethod.PAY_ON_PICKUP:
         for order in orders:
@@ -488,20 +630,25 @@ def checkout_paid(*, number: str) -> Checkout | None:
     checkout = Checkout.objects.select_for_update().filter(number=number).first()
     if checkout is None:
         return None
-    for order in checkout.orders.select_for_update().select_related("shop", "buyer").order_by("shop_id"):
+    for order in checkout.orders.select_for_update(of=("self",)).select_related("shop", "buyer").order_by("shop_id"):
         if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAYMENT_FAILED):
             try:
                 reservation_commit(reference=order.number)
             except (ReservationExpired, ReservationNotFound):
                 if not (_reserve_again(order) and reservation_commit(reference=order.number)):
-                    order.status = Order.Status.CANCELLED
-                    order.save(update_fields=["status", "updated_at"])
+                    order_transition(
+                        order=order,
+                        to=Order.Status.CANCELLED,
+                        actor=Actor.system(),
+                        reason="the items sold out before the payment arrived",
+                        via="payments",
+                        locked=True,
+                    )
                     enqueue_on_commit(_refund_task(), order_id=order.pk)
                     continue
-            order.status = Order.Status.PAID
-            order.save(update_fields=["status", "updated_at"])
+            order_transition(order=order, to=Order.Status.PAID, actor=Actor.system(), via="payments", locked=True)
             _order_email(order)
-        if order.status == Order.Status.PAID:
+        if order.status in states.REFUNDABLE and order.status != Order.Status.CANCELLED:
             payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, order.currency))
     if checkout.status != Checkout.Status.PLACED:
         checkout.status = Checkout.Status.PLACED
@@ -527,10 +674,18 @@ def checkouts_expire(*, now=None) -> int:
         .order_by("pk")[:200]
     )
     for checkout in expired:
-        for order in checkout.orders.filter(status=Order.Status.PENDING_PAYMENT).order_by("shop_id"):
+        for order in (
+            checkout.orders.select_for_update().filter(status=Order.Status.PENDING_PAYMENT).order_by("shop_id")
+        ):
             reservation_release(reference=order.number, reason="payment not received in time")
-            order.status = Order.Status.PAYMENT_FAILED
-            order.save(update_fields=["status", "updated_at"])
+            order_transition(
+                order=order,
+                to=Order.Status.PAYMENT_FAILED,
+                actor=Actor.system(),
+                reason="payment not received in time",
+                via="system",
+                locked=True,
+            )
             _cancel_email(order, why="expired")
         checkout.status = Checkout.Status.EXPIRED
         checkout.save(update_fields=["status", "updated_at"])
@@ -545,8 +700,10 @@ def _order_email(order: Order) -> None:
 
     lines = list(order.lines.all())
     context = {"order": order, "lines": lines, "site_url": settings.SITE_URL}
+    if not order.contact_email:
+        return
     email_send(
-        to=[order.buyer.email],
+        to=[order.contact_email],
         subject=_("Your order %(number)s from %(shop)s") % {"number": order.number, "shop": order.shop.name},
         body=render_to_string("orders/email/order_placed.txt", context),
     )
@@ -580,7 +737,7 @@ def order_payment_collect(*, order: Order, actor) -> Order:
 
     if order.payment_method != PaymentMethod.PAY_ON_PICKUP:
         raise CheckoutError(_("Order %(number)s was paid by card.") % {"number": order.number})
-    if order.status != Order.Status.CONFIRMED:
+    if order.status not in (states.OPEN | {Order.Status.DELIVERED, Order.Status.COMPLETED}):
         raise CheckoutError(
             _("Order %(number)s is %(status)s.") % {"number": order.number, "status": order.get_status_display()}
         )
@@ -602,6 +759,7 @@ def order_refund(
     goods_returned: bool = False,
     refund_key: str = "",
     notify: bool = True,
+    via: str = "seller",
 ) -> Order:
     """Refund ``amount`` of a paid order (all or part of what is left), through its checkout's
     payment; the shop's payout ledger gives back the sale and the commission in proportion. Stock
@@ -609,11 +767,11 @@ def order_refund(
 
     ``refund_key`` makes a retried request refund once (the seller form sends one per page view).
     """
-    order = Order.objects.select_for_update().select_related("checkout", "shop").get(pk=order.pk)
+    order = Order.objects.select_for_update(of=("self",)).select_related("checkout", "shop").get(pk=order.pk)
     reference = f"{order.number}-{refund_key or secrets.token_hex(4)}"[:100]
     if OrderRefund.objects.filter(reference=reference).exists():
         return order  # the same request again
-    if order.status not in (Order.Status.PAID, Order.Status.CONFIRMED, Order.Status.REFUNDED):
+    if order.status not in states.REFUNDABLE:
         raise CheckoutError(_("Order %(number)s is not paid: nothing to refund.") % {"number": order.number})
     if amount.currency != order.currency:
         raise CheckoutError(
@@ -637,9 +795,16 @@ def order_refund(
         raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
     payout_record_refund(shop=order.shop, reference=order.number, amount=amount, refund_key=reference)
     order.amount_refunded += amount.amount
-    if order.amount_refunded == order.total:
-        order.status = Order.Status.REFUNDED
-    order.save(update_fields=["amount_refunded", "status", "updated_at"])
+    order.save(update_fields=["amount_refunded", "updated_at"])
+    order_event_record(
+        order=order,
+        kind=OrderEvent.Kind.REFUND,
+        actor=Actor.buyer(actor) if actor is not None and actor.pk == order.buyer_id else _refund_actor(actor),
+        reason=reason,
+        via=via,
+        data={"amount": str(amount.amount), "currency": order.currency, "reference": reference},
+    )
+    _refund_status_follow(order, via=via)
     if notify:
         _refund_email(order, amount=amount.amount, reason=reason)
     if goods_returned and not order.restocked:
@@ -657,12 +822,22 @@ def order_refund(
     return order
 
 
+def _refund_actor(user) -> Actor:
+    if user is None:
+        return Actor.system()
+    if user.is_staff:
+        return Actor.staff(user)
+    return Actor("member", user=user, label=user.email)
+
+
 def _cancel_email(order: Order, *, why: str) -> None:
     from django.template.loader import render_to_string
 
     context = {"order": order, "why": why, "site_url": settings.SITE_URL}
+    if not order.contact_email:
+        return
     email_send(
-        to=[order.buyer.email],
+        to=[order.contact_email],
         subject=_("Your order %(number)s is cancelled") % {"number": order.number},
         body=render_to_string("orders/email/order_cancelled.txt", context),
     )
@@ -672,8 +847,10 @@ def _refund_email(order: Order, *, amount: Decimal, reason: str) -> None:
     from django.template.loader import render_to_string
 
     context = {"order": order, "amount": amount, "reason": reason, "site_url": settings.SITE_URL}
+    if not order.contact_email:
+        return
     email_send(
-        to=[order.buyer.email],
+        to=[order.contact_email],
         subject=_("Refund on your order %(number)s") % {"number": order.number},
         body=render_to_string("orders/email/order_refunded.txt", context),
     )
@@ -768,21 +945,32 @@ def checkout_cancel(*, buyer, checkout: Checkout) -> Checkout:
     if not orders or any(o.cancel_until is None or o.cancel_until < now for o in orders):
         raise CheckoutError(_("This order can no longer be cancelled here: contact the shop."), code="cancel-window")
     for order in orders:
-        if order.status in (Order.Status.PAID, Order.Status.CONFIRMED):
-            left = order.total - order.amount_refunded
-            if left > 0:
-                order_refund(
-                    order=order,
-                    amount=Money(left, order.currency),
-                    reason="cancelled by the buyer",
-                    actor=buyer,
-                    goods_returned=True,
-                    refund_key="cancel",
-                    notify=False,  # the cancellation email says it
-                )
-        elif order.status == Order.Status.PENDING_PAYMENT:
+        if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
+            continue
+        was_unpaid = order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAYMENT_FAILED)
+        order_transition(
+            order=order,
+            to=Order.Status.CANCELLED,
+            actor=Actor.buyer(buyer),
+            reason="cancelled by the buyer",
+            via="web",
+            locked=True,
+        )
+        if was_unpaid:
             reservation_release(reference=order.number, reason="cancelled by the buyer")
-    Order.objects.filter(pk__in=[o.pk for o in orders]).update(status=Order.Status.CANCELLED, updated_at=now)
+            continue
+        left = order.total - order.amount_refunded
+        if left > 0:
+            order_refund(
+                order=order,
+                amount=Money(left, order.currency),
+                reason="cancelled by the buyer",
+                actor=buyer,
+                goods_returned=True,
+                refund_key="cancel",
+                notify=False,  # the cancellation email says it
+                via="web",
+            )
     for order in orders:
         _cancel_email(order, why="cancelled")
     if checkout.status == Checkout.Status.AWAITING_PAYMENT:
@@ -822,9 +1010,15 @@ def refund_recorded_elsewhere(*, payment, refund) -> list[OrderRefund]:
             shop=order.shop, reference=order.number, amount=Money(share, order.currency), refund_key=key
         )
         order.amount_refunded += share
-        if order.amount_refunded == order.total:
-            order.status = Order.Status.REFUNDED
-        order.save(update_fields=["amount_refunded", "status", "updated_at"])
+        order.save(update_fields=["amount_refunded", "updated_at"])
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.REFUND,
+            reason=refund.reason or "refund",
+            via="payments",
+            data={"amount": str(share), "currency": order.currency, "reference": f"{key}{order.number}"[:100]},
+        )
+        _refund_status_follow(order, via="payments")
         left -= share
         if left <= 0:
             break

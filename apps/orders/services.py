@@ -56,8 +56,8 @@ from .models import (
     OrderRefund,
     PaymentMethod,
 )
-from .signals import order_placed, order_status_changed
 from .selectors import CartView, cart_view, lines_view, variant_purchasable
+from .signals import order_placed, order_status_changed
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I
 

@@ -57,7 +57,7 @@ from .models import (
     PaymentMethod,
 )
 from .selectors import CartView, cart_view, lines_view, variant_purchasable
-from .signals import order_placed, order_status_changed
+from .signals import order_placed, order_refunded, order_status_changed
 
 NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I
 
@@ -804,6 +804,7 @@ def order_refund(
         via=via,
         data={"amount": str(amount.amount), "currency": order.currency, "reference": reference},
     )
+    order_refunded.send(sender=Order, order=order, amount=amount, reference=reference, reason=reason)
     _refund_status_follow(order, via=via)
     if notify:
         _refund_email(order, amount=amount.amount, reason=reason)
@@ -1017,6 +1018,13 @@ def refund_recorded_elsewhere(*, payment, refund) -> list[OrderRefund]:
             reason=refund.reason or "refund",
             via="payments",
             data={"amount": str(share), "currency": order.currency, "reference": f"{key}{order.number}"[:100]},
+        )
+        order_refunded.send(
+            sender=Order,
+            order=order,
+            amount=Money(share, order.currency),
+            reference=f"{key}{order.number}"[:100],
+            reason=refund.reason or "refund",
         )
         _refund_status_follow(order, via="payments")
         left -= share

@@ -146,10 +146,17 @@ class LineStatus(models.TextChoices):
 
 
 def state_table_markdown() -> str:
-    """The README's table of moves, generated from :data:`TRANSITIONS`."""
-    rows = ["| from | to | who may |", "|---|---|---|"]
+    """The README's table of moves, generated from :data:`TRANSITIONS` (moves to the same status by
+    the same actors share a row)."""
+    rows: dict[tuple, list[str]] = {}
     for t in TRANSITIONS:
-        who = ", ".join(sorted(t.by))
-        extra = f" ({t.fulfilment} orders)" if t.fulfilment else ""
-        rows.append(f"| {t.source} | {t.target}{extra} | {who} |")
-    return "\n".join(rows)
+        rows.setdefault((t.target, t.by, t.fulfilment, t.needs_reason), []).append(t.source)
+    lines = ["| to | from | who may | notes |", "|---|---|---|---|"]
+    for (target, by, fulfilment, needs_reason), sources in rows.items():
+        notes = ", ".join(
+            n
+            for n in (f"{fulfilment} orders only" if fulfilment else "", "reason required" if needs_reason else "")
+            if n
+        )
+        lines.append(f"| {target} | {', '.join(sources)} | {', '.join(sorted(by))} | {notes} |")
+    return "\n".join(lines)

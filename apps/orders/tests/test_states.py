@@ -51,7 +51,7 @@ def test_every_status_is_reachable_and_every_move_names_who_may_make_it():
     assert set(S.values) - targets <= initial
     assert all(t.by for t in states.TRANSITIONS)
     assert len({(t.source, t.target) for t in states.TRANSITIONS}) == len(states.TRANSITIONS)
-    assert states.FINAL == {S.CANCELLED, S.REFUNDED}
+    assert {S.CANCELLED, S.REFUNDED} == states.FINAL
 
 
 def test_placing_writes_the_first_event():

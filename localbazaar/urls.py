@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.orders.views_backoffice import backoffice_home
+
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
@@ -13,6 +15,7 @@ api_v1 = [
     path("", include(("apps.shops.api.urls", "shops"))),
     path("", include(("apps.catalog.api.urls", "catalog"))),
     path("", include(("apps.inventory.api.urls", "inventory"))),
+    path("", include(("apps.orders.api.urls", "orders"))),
 ]
 
 urlpatterns = [
@@ -32,6 +35,8 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("backoffice/", backoffice_home, name="backoffice"),
+    path("backoffice/orders/", include(("apps.orders.urls_backoffice", "orders_backoffice"))),
     path("api/v1/", include((api_v1, "api"))),
 ]
 

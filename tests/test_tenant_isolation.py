@@ -58,6 +58,10 @@ NOT_SHOP_SCOPED = {
     "api:catalog:product-list",
     "api:catalog:product-detail",
     "api:catalog:search",
+    # The shop comes from the API key (or the member's payload "shop"); another shop's intake is a
+    # 404, tested in apps/orders/tests/test_orders_api.py.
+    "api:orders:order-create",
+    "api:orders:order-intake-detail",
 }
 
 # Routes that must be discovered (guards against the discovery itself silently finding nothing).

@@ -54,3 +54,28 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_email or '-'} {self.action} {self.object_type}#{self.object_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a POST sent with an ``Idempotency-Key`` header (see
+    ``apps.core.idempotency``): the same key, from the same caller, on the same route and with the
+    same body gets this answer again instead of doing the work twice."""
+
+    key = models.CharField(_("idempotency key"), max_length=255)
+    principal = models.CharField(_("caller"), max_length=100)  # "api_key:<id>" or "user:<id>"
+    scope = models.CharField(_("route"), max_length=200)  # e.g. "POST /api/v1/orders"
+    request_hash = models.CharField(_("body SHA-256"), max_length=64)
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_body = models.JSONField(_("response body"), default=dict, blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "scope", "key"], name="idempotency_record_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.scope} {self.key}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.db import transaction
@@ -48,10 +49,19 @@ def email_send(
     body: str,
     html_body: str | None = None,
     from_email: str | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
 ) -> None:
-    """Queue an email; it leaves only if the surrounding transaction commits."""
+    """Queue an email; it leaves only if the surrounding transaction commits.
+
+    ``attachments``: (file name, content, MIME type) each; the content travels base64-encoded in
+    the task's JSON message."""
     from .tasks import email_deliver
 
+    kwargs = {}
+    if attachments:
+        kwargs["attachments"] = [
+            (name, base64.b64encode(content).decode("ascii"), mimetype) for name, content, mimetype in attachments
+        ]
     enqueue_on_commit(
-        email_deliver, to=list(to), subject=subject, body=body, html_body=html_body, from_email=from_email
+        email_deliver, to=list(to), subject=subject, body=body, html_body=html_body, from_email=from_email, **kwargs
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 from celery import shared_task
@@ -24,13 +25,16 @@ HEARTBEAT_CACHE_KEY = "core:worker-heartbeat"
     retry_backoff_max=600,
     max_retries=8,
 )
-def email_deliver(*, to, subject, body, html_body=None, from_email=None) -> int:
-    """Send one email through the configured backend; retried with backoff on connection errors."""
+def email_deliver(*, to, subject, body, html_body=None, from_email=None, attachments=None) -> int:
+    """Send one email through the configured backend; retried with backoff on connection errors.
+    ``attachments``: (file name, base64 content, MIME type) each, as ``email_send`` queues them."""
     message = EmailMultiAlternatives(
         subject=subject, body=body, from_email=from_email or settings.DEFAULT_FROM_EMAIL, to=to
     )
     if html_body:
         message.attach_alternative(html_body, "text/html")
+    for name, content, mimetype in attachments or []:
+        message.attach(name, base64.b64decode(content), mimetype)
     sent = message.send()
     logger.info("email %r sent to %d recipient(s)", subject, len(to))
     return sent

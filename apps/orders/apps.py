@@ -24,3 +24,17 @@ class OrdersConfig(AppConfig):
         user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
         payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")
         payment_refunded.connect(payment_refunded_received, dispatch_uid="orders.payment_refunded")
+
+        from .receivers import credit_note_on_order_refunded, invoice_on_order_placed, invoice_on_status_changed
+        from .signals import order_placed, order_refunded, order_status_changed
+
+        order_status_changed.connect(invoice_on_status_changed, dispatch_uid="orders.documents.invoice_on_status")
+        order_placed.connect(invoice_on_order_placed, dispatch_uid="orders.documents.invoice_on_placed")
+        order_refunded.connect(credit_note_on_order_refunded, dispatch_uid="orders.documents.credit_note")
+
+        from . import metrics
+        from .signals import order_placed, order_status_changed
+
+        metrics.metrics_register()
+        order_placed.connect(metrics.order_placed_count, dispatch_uid="orders.metrics.order_placed")
+        order_status_changed.connect(metrics.order_transition_count, dispatch_uid="orders.metrics.transition")

@@ -36,3 +36,26 @@ class IntakeError(ApplicationError):
     status_code = 422
     code = "invalid-order"
     title = "The order is not valid"
+
+
+class FulfilmentError(ApplicationError):
+    """A seller-side fulfilment step (a line refund or cancellation, a return) cannot be made as asked."""
+
+    status_code = 409
+    code = "fulfilment-error"
+    title = "The order cannot be changed that way"
+
+
+class DocumentError(ApplicationError):
+    """A tax document (invoice, credit note) cannot be issued for the order as it is."""
+
+    status_code = 409
+    code = "document-error"
+    title = "The document cannot be issued"
+
+
+class WarningError(ApplicationError):
+    """An early warning cannot be raised or acknowledged as asked."""
+
+    code = "warning-error"
+    title = "The warning cannot be changed"

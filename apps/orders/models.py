@@ -125,7 +125,7 @@ class Checkout(TimeStampedModel):
     payment_method = models.CharField(_("payment"), max_length=16, choices=PaymentMethod.choices)
     currency = models.CharField(_("currency"), max_length=3)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
-    address = models.JSONField(_("address"), default=dict)
+    address = models.JSONField(_("address"), default=dict, blank=True)
     expires_at = models.DateTimeField(_("pay before"), null=True, blank=True)
 
     class Meta:
@@ -169,7 +169,7 @@ class Order(TimeStampedModel):
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     amount_refunded = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
-    address = models.JSONField(_("address"), default=dict)
+    address = models.JSONField(_("address"), default=dict, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True, default="")
     placed_at = models.DateTimeField(_("placed"))
     cancel_until = models.DateTimeField(_("can be cancelled until"), null=True, blank=True)

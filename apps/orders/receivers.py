@@ -32,3 +32,24 @@ def payment_refunded_received(sender, payment, refund, **kwargs) -> None:
     from .services import refund_recorded_elsewhere
 
     refund_recorded_elsewhere(payment=payment, refund=refund)
+
+
+def invoice_on_status_changed(sender, order, to_status, **kwargs) -> None:
+    """A web or 1-Click order became paid or confirmed: its invoice is issued and emailed (queued)."""
+    from .services_documents import invoice_deliver_queue
+
+    invoice_deliver_queue(order=order, status=to_status)
+
+
+def invoice_on_order_placed(sender, order, **kwargs) -> None:
+    """A pay-on-pickup order is confirmed as it is placed (no status change follows): same as above."""
+    from .services_documents import invoice_deliver_queue
+
+    invoice_deliver_queue(order=order, status=order.status)
+
+
+def credit_note_on_order_refunded(sender, order, amount, reference, reason="", **kwargs) -> None:
+    """Money was given back on an order: its credit note is issued and emailed (queued)."""
+    from .services_documents import credit_note_deliver_queue
+
+    credit_note_deliver_queue(order=order, refund_reference=reference, amount=amount, reason=reason)

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Count, DateTimeField, ExpressionWrapper, F, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from apps.catalog.models import Product, Variant
+from apps.core.errors import ApplicationError
+from apps.core.money import Money
 from apps.inventory.selectors import stock_available_by_variant
 from apps.shops.models import Shop
 from apps.shops.selectors import dedicated_shop_slug, shops_public
 
-from .models import Cart, CartLine, Checkout, OneClickSettings, Order, PaymentMethod
+from . import states
+from .models import Cart, CartLine, Checkout, OneClickSettings, Order, OrderEvent, PaymentMethod
 
 
 def cart_get(*, user=None, session_key: str | None = None) -> Cart | None:
@@ -207,20 +214,6 @@ def one_click_ready(config: OneClickSettings) -> bool:
 # --- the seller portal --------------------------------------------------------------------------
 
 
-def orders_for_shop(*, shop, status: str = "", query: str = "") -> QuerySet[Order]:
-    """The shop's orders, newest first, with the buyer loaded; ``query`` matches the order number or
-    the buyer's email."""
-    from django.db.models import Q
-
-    qs = Order.objects.filter(shop=shop).select_related("buyer")
-    if status:
-        qs = qs.filter(status=status)
-    query = (query or "").strip()
-    if query:
-        qs = qs.filter(Q(number__iexact=query) | Q(buyer__email__icontains=query))
-    return qs.order_by("-placed_at", "-pk")
-
-
 def order_get_for_shop(*, shop, number: str) -> Order:
     """One order of the shop; 404 for another shop's order."""
     order = (
@@ -232,3 +225,233 @@ def order_get_for_shop(*, shop, number: str) -> Order:
     if order is None:
         raise Http404("No such order.")
     return order
+
+
+# --- the seller's queue, actions and timeline -----------------------------------------------------
+
+QUEUE_ACTION = "action"  # the default view: orders waiting for the shop, oldest first
+QUEUE_ALL = "all"
+
+
+def order_queue(*, shop, view: str = QUEUE_ACTION, status: str = "", channel: str = "", query: str = "", now=None):
+    """The shop's order queue in one query: *needs action* (``states.AWAITING_SHOP``, oldest first),
+    one status, or all (newest first); filtered by channel and by ``query`` (order number, customer
+    name, email or recipient). Each order carries ``dispatch_by`` (placed + the shop's dispatch time)
+    and ``overdue`` (not dispatched by then)."""
+    now = now or timezone.now()
+    allowed = timedelta(hours=shop.dispatch_hours)
+    qs = (
+        Order.objects.filter(shop=shop)
+        .select_related("buyer")
+        .annotate(
+            dispatch_by=ExpressionWrapper(F("placed_at") + Value(allowed), output_field=DateTimeField()),
+            overdue=Case(
+                When(status__in=states.NOT_DISPATCHED, placed_at__lt=now - allowed, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+    )
+    if status:
+        qs = qs.filter(status=status)
+    elif view == QUEUE_ACTION:
+        qs = qs.filter(status__in=states.AWAITING_SHOP)
+    if channel:
+        qs = qs.filter(channel=channel)
+    query = (query or "").strip()
+    if query:
+        qs = qs.filter(
+            Q(number__icontains=query)
+            | Q(buyer__email__icontains=query)
+            | Q(customer_name__icontains=query)
+            | Q(customer_email__icontains=query)
+            | Q(address__recipient__icontains=query)
+        )
+    if view == QUEUE_ACTION and not status:
+        return qs.order_by("placed_at", "pk")
+    return qs.order_by("-placed_at", "-pk")
+
+
+def order_status_counts(*, shop) -> dict[str, int]:
+    """How many of the shop's orders are in each status (one query), plus ``action``: those waiting
+    for the shop, and ``all``."""
+    counts = {
+        row["status"]: row["n"]
+        for row in Order.objects.filter(shop=shop).order_by().values("status").annotate(n=Count("pk"))
+    }
+    counts[QUEUE_ACTION] = sum(counts.get(s, 0) for s in states.AWAITING_SHOP)
+    counts[QUEUE_ALL] = sum(n for key, n in counts.items() if key != QUEUE_ACTION)
+    return counts
+
+
+def order_money_taken(*, order: Order) -> bool:
+    """Whether the buyer has paid the order: by card, or at the counter for pay on pickup."""
+    from apps.payments.selectors import payment_get_by_reference
+    from apps.payments.services import PAID
+
+    if order.payment_method == PaymentMethod.PAY_ON_PICKUP or order.checkout_id is None:
+        reference = order.number
+    else:
+        reference = order.checkout.number
+    payment = payment_get_by_reference(reference=reference)
+    return payment is not None and payment.status in PAID
+
+
+def order_bulk_actions(*, principal) -> list[tuple[str, str]]:
+    """The queue's bulk actions a member (or API key) may use, as (target status, label)."""
+    from apps.shops.access import principal_allows
+
+    labels = {
+        Order.Status.ACCEPTED: _lazy("Accept"),
+        Order.Status.PACKED: _lazy("Mark packed"),
+        Order.Status.READY_FOR_PICKUP: _lazy("Mark ready for pickup"),
+        Order.Status.OUT_FOR_DELIVERY: _lazy("Hand over for delivery"),
+        Order.Status.CANCELLED: _lazy("Cancel (give a reason)"),
+    }
+    allowed = []
+    for target, label in labels.items():
+        perms = {p for t in states.TRANSITIONS if t.target == target for p in t.by if p not in states.ACTOR_KINDS}
+        if any(principal_allows(principal, perm) for perm in perms):
+            allowed.append((target.value, str(label)))
+    return allowed
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """A move the order page offers: the target status, its label and whether it needs a reason."""
+
+    to: str
+    label: str
+    needs_reason: bool
+
+
+def order_actions(*, order: Order, actor, now=None) -> list[OrderAction]:
+    """The moves the state machine allows from the order's status, for its fulfilment, that ``actor``
+    (an ``apps.orders.actors.Actor``) may make: the order page shows exactly these buttons."""
+    now = now or timezone.now()
+    return [
+        OrderAction(to=t.target, label=gettext(t.label), needs_reason=t.needs_reason)
+        for t in states.transitions_from(order.status)
+        if (not t.fulfilment or t.fulfilment == order.fulfilment) and actor.may(t, order, now=now)
+    ]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an order's timeline, worded for its audience."""
+
+    at: object  # datetime
+    kind: str
+    title: str
+    who: str = ""
+    via: str = ""
+    reason: str = ""
+    detail: str = ""
+
+
+# Status changes as the buyer reads them.
+_BUYER_TITLES = {
+    "paid": _lazy("Payment received"),
+    "confirmed": _lazy("Order confirmed: you pay when you collect it"),
+    "payment_failed": _lazy("Payment not received"),
+    "accepted": _lazy("The shop accepted your order"),
+    "packed": _lazy("Your order is packed"),
+    "ready_for_pickup": _lazy("Ready for you to collect"),
+    "out_for_delivery": _lazy("On its way to you"),
+    "delivery_failed": _lazy("Delivery did not succeed"),
+    "delivered": _lazy("Delivered"),
+    "completed": _lazy("Completed"),
+    "cancelled": _lazy("Order cancelled"),
+    "returned": _lazy("Goods returned to the shop"),
+    "refunded": _lazy("Refunded in full"),
+}
+# What the buyer sees of an event's kind; kinds not listed (processing, warnings, notes) are the shop's.
+_BUYER_KINDS = {"transition", "refund", "document", "email"}
+
+
+def _who(event, *, audience: str) -> str:
+    if audience == "seller":
+        return event.actor_label or event.get_actor_kind_display()
+    if event.actor_kind == "buyer":
+        return str(_lazy("You"))
+    if event.actor_kind in ("member", "api_key"):
+        return str(_lazy("The shop"))
+    if event.actor_kind == "logistics":
+        return str(_lazy("The courier"))
+    return "LocalBazaar"
+
+
+def _event_title(event, *, audience: str) -> str:
+    if event.kind == OrderEvent.Kind.TRANSITION:
+        if not event.from_status:
+            return gettext("Order placed")
+        if audience == "buyer" and event.to_status in _BUYER_TITLES:
+            return str(_BUYER_TITLES[event.to_status])
+        return gettext("%(from)s → %(to)s") % {
+            "from": Order.Status(event.from_status).label if event.from_status in Order.Status.values else "",
+            "to": Order.Status(event.to_status).label if event.to_status in Order.Status.values else event.to_status,
+        }
+    if event.kind == OrderEvent.Kind.REFUND:
+        data = event.data or {}
+        amount = ""
+        if data.get("amount") and data.get("currency"):
+            try:
+                amount = Money(data["amount"], data["currency"]).format(get_language())
+            except ApplicationError:
+                amount = f"{data['amount']} {data['currency']}"
+        if data.get("cancelled"):
+            return gettext("Item cancelled, %(amount)s refunded") % {"amount": amount}
+        return gettext("%(amount)s refunded") % {"amount": amount}
+    if event.kind == OrderEvent.Kind.DOCUMENT:
+        data = event.data or {}
+        number = data.get("document") or data.get("number") or ""
+        what = event.reason or gettext("Document")
+        return gettext("%(document)s %(number)s issued") % {"document": what, "number": number}
+    if event.kind == OrderEvent.Kind.EMAIL:
+        return gettext("Email sent")
+    return str(event.get_kind_display())
+
+
+def _event_detail(event, *, audience: str) -> str:
+    data = event.data or {}
+    parts = [f"{line.get('quantity')} × {line.get('title') or line.get('sku')}" for line in data.get("lines") or []]
+    if data.get("goods_returned"):
+        parts.append(str(_lazy("goods back in stock")))
+    if event.kind == OrderEvent.Kind.EMAIL and data.get("document"):
+        parts.append(data["document"])
+    if audience == "seller":
+        for key in ("step", "outcome", "attempts", "to", "error"):
+            if data.get(key) not in (None, ""):
+                parts.append(f"{key}: {data[key]}")
+    return "; ".join(str(p) for p in parts)
+
+
+def order_timeline(*, order: Order, audience: str = "seller") -> list[TimelineEntry]:
+    """The order's history from its ``OrderEvent``s, oldest first, in one query. For the seller:
+    every event with who did it (staff emails included), through which channel, the reason and
+    the details. For the buyer: status changes, refunds, documents and emails only, told as "you",
+    "the shop" or "LocalBazaar" (no staff emails, no internal processing)."""
+    if audience not in ("seller", "buyer"):
+        raise ValueError(f"unknown audience {audience!r}")
+    entries = []
+    for event in order.events.order_by("created_at", "pk"):
+        if audience == "buyer" and event.kind not in _BUYER_KINDS:
+            continue
+        reason = event.reason
+        if (event.kind == OrderEvent.Kind.TRANSITION and not event.from_status) or event.kind in (
+            OrderEvent.Kind.DOCUMENT,
+            OrderEvent.Kind.EMAIL,
+        ):
+            reason = ""  # a marker ("placed") or the document's kind, already in the title
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                kind=event.kind,
+                title=_event_title(event, audience=audience),
+                who=_who(event, audience=audience),
+                via=event.channel if audience == "seller" else "",
+                reason=reason,
+                detail=_event_detail(event, audience=audience),
+            )
+        )
+    return entries

@@ -760,12 +760,15 @@ def order_refund(
     refund_key: str = "",
     notify: bool = True,
     via: str = "seller",
+    details: dict | None = None,
 ) -> Order:
     """Refund ``amount`` of a paid order (all or part of what is left), through its checkout's
     payment; the shop's payout ledger gives back the sale and the commission in proportion. Stock
-    comes back only when ``goods_returned`` (the seller has the goods again), once per order.
+    comes back only when ``goods_returned`` (the seller has the goods again), once per order, less
+    what lines refunded or cancelled one by one already put back.
 
     ``refund_key`` makes a retried request refund once (the seller form sends one per page view).
+    ``details`` go into the refund's timeline event (e.g. the lines a line refund was for).
     """
     order = Order.objects.select_for_update(of=("self",)).select_related("checkout", "shop").get(pk=order.pk)
     reference = f"{order.number}-{refund_key or secrets.token_hex(4)}"[:100]
@@ -802,22 +805,27 @@ def order_refund(
         actor=Actor.buyer(actor) if actor is not None and actor.pk == order.buyer_id else _refund_actor(actor),
         reason=reason,
         via=via,
-        data={"amount": str(amount.amount), "currency": order.currency, "reference": reference},
+        data={**(details or {}), "amount": str(amount.amount), "currency": order.currency, "reference": reference},
     )
     order_refunded.send(sender=Order, order=order, amount=amount, reference=reference, reason=reason)
     _refund_status_follow(order, via=via)
     if notify:
         _refund_email(order, amount=amount.amount, reason=reason)
     if goods_returned and not order.restocked:
+        # Lines refunded or cancelled one by one may have come back already: only the rest returns.
         for line in order.lines.select_related("variant__shop"):
-            if line.variant is not None:
+            back = line.quantity - line.quantity_returned
+            if line.variant is not None and back > 0:
                 stock_return(
                     variant=line.variant,
-                    quantity=line.quantity,
+                    quantity=back,
                     actor=actor,
                     reason="refunded order",
                     reference=order.number,
                 )
+            if back > 0:
+                line.quantity_returned = line.quantity
+                line.save(update_fields=["quantity_returned"])
         order.restocked = True
         order.save(update_fields=["restocked", "updated_at"])
     return order

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_documents
 
 urlpatterns = [
     path("cart/", views.cart_page, name="cart"),
@@ -15,4 +15,12 @@ urlpatterns = [
     path("one-click/buy/", views.one_click_buy_view, name="one-click-buy"),
     path("orders/", views.order_list, name="orders"),
     path("orders/<str:number>/", views.order_page, name="order"),
+    path("orders/<str:number>/invoice/", views_documents.buyer_invoice, name="invoice"),
+    path("orders/<str:number>/invoice.pdf", views_documents.buyer_invoice_pdf, name="invoice-pdf"),
+    path("orders/<str:number>/credit-notes/<int:document_id>/", views_documents.buyer_credit_note, name="credit-note"),
+    path(
+        "orders/<str:number>/credit-notes/<int:document_id>/pdf/",
+        views_documents.buyer_credit_note_pdf,
+        name="credit-note-pdf",
+    ),
 ]

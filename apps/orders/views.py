@@ -45,9 +45,11 @@ from .selectors import (
     checkout_get_for_buyer,
     one_click_settings_get,
     order_get_for_buyer,
+    order_timeline,
     orders_for_buyer,
     payment_methods_for,
 )
+from .selectors_documents import documents_for_order
 from .services import (
     cart_add,
     cart_get_or_create,
@@ -309,7 +311,16 @@ def order_list(request):
 @require_GET
 def order_page(request, number: str):
     order = order_get_for_buyer(buyer=request.user, number=number)
-    return render(request, "orders/order.html", {"order": order, "lines": list(order.lines.all())})
+    return render(
+        request,
+        "orders/order.html",
+        {
+            "order": order,
+            "lines": list(order.lines.all()),
+            "documents": documents_for_order(order=order),
+            "timeline": order_timeline(order=order, audience="buyer"),
+        },
+    )
 
 
 # --- 1-Click ------------------------------------------------------------------------------------------

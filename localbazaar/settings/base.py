@@ -229,7 +229,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# With acks_late a task whose worker died goes back to the queue after this many seconds (Redis);
+# it must exceed the longest retry countdown (ORDER_PIPELINE_RETRY_MAX_SECONDS), or a message
+# waiting for its countdown would be delivered twice.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -242,6 +246,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "orders-checkouts-expire": {"task": "orders.checkouts_expire", "schedule": 60.0},
+    "orders-warnings-overdue": {"task": "orders.warnings_scan_overdue", "schedule": 300.0},
+    "orders-warnings-payment-failures": {"task": "orders.warnings_scan_payment_failures", "schedule": 300.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -275,6 +281,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets used by several API components get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "apps.orders.states.OrderStatus.choices",
+        "OrderChannelEnum": "apps.orders.models.Channel.choices",
+        "OrderIntakeStatusEnum": "apps.orders.api.serializers.INTAKE_STATUS_CHOICES",
+        "OrderLineStatusEnum": "apps.orders.states.LineStatus.choices",
+        "OrderFulfilmentEnum": "apps.orders.models.Fulfilment.choices",
+        "OrderIntakeFulfilmentEnum": "apps.orders.api.serializers.INTAKE_FULFILMENT_CHOICES",
+        "OrderIntakeChannelEnum": "apps.orders.api.serializers.INTAKE_CHANNEL_CHOICES",
+    },
 }
 PROBLEM_TYPE_BASE_URL = env("PROBLEM_TYPE_BASE_URL", default="https://localbazaar.example/problems/")
 
@@ -349,6 +365,17 @@ LOCALBAZAAR_DEDICATED_SHOP = env("LOCALBAZAAR_DEDICATED_SHOP", default="")
 INVENTORY_RESERVATION_TTL_SECONDS = env.int("INVENTORY_RESERVATION_TTL_SECONDS", default=600)
 # How long a buyer may cancel a 1-Click order from its confirmation page (refund, stock back).
 ONE_CLICK_CANCEL_MINUTES = env.int("ONE_CLICK_CANCEL_MINUTES", default=30)
+# The order pipeline (external orders): a step that fails for a reason other than the order itself
+# is retried after BASE, 2×BASE, 4×BASE… seconds (at most MAX apart), MAX_ATTEMPTS times in all;
+# then the order goes to the dead-letter queue for staff to fix and re-push.
+ORDER_PIPELINE_RETRY_BASE_SECONDS = env.float("ORDER_PIPELINE_RETRY_BASE_SECONDS", default=2.0)
+ORDER_PIPELINE_RETRY_MAX_SECONDS = env.float("ORDER_PIPELINE_RETRY_MAX_SECONDS", default=300.0)
+ORDER_PIPELINE_MAX_ATTEMPTS = env.int("ORDER_PIPELINE_MAX_ATTEMPTS", default=10)
+# Batch order files (apps.orders.order_files): a larger file, or one with more orders, is refused whole.
+ORDER_FILE_MAX_BYTES = env.int("ORDER_FILE_MAX_BYTES", default=20 * 1024 * 1024)
+ORDER_FILE_MAX_ORDERS = env.int("ORDER_FILE_MAX_ORDERS", default=20_000)
+# How long an API Idempotency-Key is remembered (apps.core.idempotency).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # The site's public address, for links in emails and webhook messages sent by background jobs.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Outgoing webhooks (shops' alert URLs): a short timeout, and no private, loopback or link-local
@@ -377,3 +404,53 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 # The platform's commission on each order, a decimal fraction ("0.08" = 8%), kept as a string so
 # it never passes through a float; payments.selectors.platform_commission_rate() reads it.
 PLATFORM_COMMISSION_RATE = env("PLATFORM_COMMISSION_RATE", default="0.08")
+
+# --- Early warnings (apps.orders.services_warnings; its docstring states each rule) ---------------
+# A line charged more than this percent away from its catalog price.
+ORDER_WARNING_PRICE_DEVIATION_PCT = env("ORDER_WARNING_PRICE_DEVIATION_PCT", default="20")
+# A discount above this percent of the order's subtotal.
+ORDER_WARNING_DISCOUNT_PCT = env("ORDER_WARNING_DISCOUNT_PCT", default="30")
+# Not accepted within this fraction of the shop's dispatch time (not dispatched: the whole of it).
+ORDER_WARNING_ACCEPT_HOURS_FRACTION = env("ORDER_WARNING_ACCEPT_HOURS_FRACTION", default="0.5")
+# More than this share of card payments failed in the last WINDOW minutes, with at least MIN_ATTEMPTS.
+ORDER_WARNING_PAYMENT_FAILURE_RATE = env("ORDER_WARNING_PAYMENT_FAILURE_RATE", default="0.2")
+ORDER_WARNING_PAYMENT_WINDOW_MINUTES = env.int("ORDER_WARNING_PAYMENT_WINDOW_MINUTES", default=15)
+ORDER_WARNING_PAYMENT_MIN_ATTEMPTS = env.int("ORDER_WARNING_PAYMENT_MIN_ATTEMPTS", default=10)
+# New overdue warnings per rule and scan (the rest come on the next scan, 5 minutes later).
+ORDER_WARNING_SCAN_BATCH = env.int("ORDER_WARNING_SCAN_BATCH", default=500)
+# Who is emailed about warnings (empty: every active staff user with an email address), and an
+# optional URL that receives each warning as JSON (public addresses only, like shops' webhooks).
+ORDER_WARNING_EMAILS = env.list("ORDER_WARNING_EMAILS", default=[])
+ORDER_WARNING_WEBHOOK_URL = env("ORDER_WARNING_WEBHOOK_URL", default="")
+
+# --- Tax documents --------------------------------------------------------------------------------
+# Sales tax (GST, SST, IVA, VAT…) per shop country (``Shop.country``), as decimal fractions kept as
+# strings (never floats). Catalog prices include tax: invoices show net = gross / (1 + rate).
+# A country missing here has no tax on its invoices (rate 0).
+ORDER_TAX_RATES = {
+    "SG": "0.09",
+    "MY": "0.08",
+    "MX": "0.16",
+    "CO": "0.19",
+    "CL": "0.19",
+    "PE": "0.18",
+    "AR": "0.21",
+    "BR": "0.0",
+    "JP": "0.10",
+    "TW": "0.05",
+    "HK": "0.0",
+}
+# What the tax is called on a country's invoices (anything else: "Tax").
+ORDER_TAX_LABELS = {
+    "SG": "GST",
+    "MY": "SST",
+    "MX": "IVA",
+    "CO": "IVA",
+    "CL": "IVA",
+    "PE": "IGV",
+    "AR": "IVA",
+    "BR": "ICMS",
+    "JP": "JCT",
+    "TW": "VAT",
+    "HK": "Tax",
+}

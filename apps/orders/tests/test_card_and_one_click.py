@@ -84,7 +84,10 @@ def test_one_click_places_the_order_and_charges_the_saved_card(
     assert (intent.status, intent.amount) == ("succeeded", 2500)
     assert StockItem.objects.get(variant=variant).on_hand == 2
     assert payout_balance(shop=variant.shop) == {"SGD": Decimal("23.00")}  # 25.00 less 8 %
-    assert [m.subject for m in mail.outbox] == [f"Your order {order.number} from {order.shop.name}"]
+    assert [m.subject for m in mail.outbox] == [
+        f"Your order {order.number} from {order.shop.name}",
+        f"Your tax invoice {order.documents.get().number} for order {order.number}",  # paid: invoiced after commit
+    ]
     done = client.get(response["Location"]).content.decode()
     assert "Cancel this order" in done
     assert_ledger_balanced()
@@ -155,7 +158,11 @@ def test_cancelling_within_the_window_refunds_and_puts_the_stock_back(
     payment = payment_get_by_reference(reference=checkout.number)
     assert payment.status == Payment.Status.REFUNDED and payment.amount_refunded == Decimal("12.50")
     assert StockItem.objects.get(variant=variant).on_hand == 4  # returned
-    assert [m.subject for m in mail.outbox] == [f"Your order {order.number} is cancelled"]
+    credit_note = order.documents.get(kind="credit_note")  # the refund's credit note, emailed after commit
+    assert [m.subject for m in mail.outbox] == [
+        f"Your order {order.number} is cancelled",
+        f"Credit note {credit_note.number} for your order {order.number}",
+    ]
     assert payout_balance(shop=variant.shop) == {"SGD": Decimal("0.00")}
     assert PayoutEntry.objects.filter(shop=variant.shop).count() == 4  # sale, commission, refund, commission back
     # Cancelling again changes nothing; after the window it is refused.

@@ -61,7 +61,10 @@ def test_pay_on_pickup_makes_one_order_per_shop_and_sells_the_stock(basket, djan
     assert StockItem.objects.get(variant=kaya).on_hand == 3
     assert StockItem.objects.get(variant=cups).on_hand == 1
     assert not cart.lines.exists()
-    assert sorted(m.subject for m in mail.outbox) == sorted(f"Your order {o.number} from {o.shop.name}" for o in orders)
+    assert sorted(m.subject for m in mail.outbox) == sorted(
+        [f"Your order {o.number} from {o.shop.name}" for o in orders]
+        + [f"Your tax invoice {o.documents.get().number} for order {o.number}" for o in orders]  # after commit
+    )
     assert_ledger_balanced()
 
 

@@ -29,7 +29,9 @@ from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
+from apps.core.money import Money
 from apps.orders.services import cart_add, cart_get_or_create, checkout_place
+from apps.orders.services_documents import credit_note_issue
 from apps.orders.tests.factories import buyer_with_address, stocked_variant
 from apps.shops.models import ApiScope, Invitation, ShopPhoto
 from apps.shops.permissions import Role, role_allows
@@ -62,6 +64,11 @@ NOT_SHOP_SCOPED = {
     # 404, tested in apps/orders/tests/test_orders_api.py.
     "api:orders:order-create",
     "api:orders:order-intake-detail",
+    # Batch files: a key sees its own shop's files, staff every file; another shop's file is a 404
+    # (apps/orders/tests/test_order_files_api.py).
+    "api:orders:order-file-list",
+    "api:orders:order-file-detail",
+    "api:orders:order-file-report-csv",
 }
 
 # Routes that must be discovered (guards against the discovery itself silently finding nothing).
@@ -94,6 +101,15 @@ KNOWN_SHOP_ROUTES = {
     "inventory_seller:live",
     "inventory_anomalies:list",
     "inventory_anomalies:detail",
+    "orders_seller:list",
+    "orders_seller:detail",
+    "orders_seller:move",
+    "orders_seller:bulk",
+    "api:orders:shop-order-list",
+    "api:orders:shop-order-detail",
+    "api:orders:shop-order-transition-create",
+    "orders_seller:invoice",
+    "orders_seller:credit-note",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -191,6 +207,11 @@ def objects_in(shop) -> dict[str, int]:
     anomaly = StockAnomaly.objects.create(
         shop=shop, detector="iforest", score="0.9000", reason="Receipt of +3 units", movement=receipt
     )
+    order = _order_in(shop)
+    # Its invoice, and a credit note (the documents' pages name credit notes by id).
+    credit_note = credit_note_issue(
+        order=order, refund_reference=f"sweep-{shop.pk}", amount=Money(Decimal("1.00"), order.currency), reason="sweep"
+    )
     return {
         "product_id": product.pk,
         "variant_id": variant.pk,
@@ -204,7 +225,8 @@ def objects_in(shop) -> dict[str, int]:
         "location_id": location.pk,
         "count_id": count.pk,
         "anomaly_id": anomaly.pk,
-        "number": _order_in(shop).number,
+        "number": order.number,
+        "document_id": credit_note.pk,
     }
 
 

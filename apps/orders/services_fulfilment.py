@@ -224,6 +224,30 @@ def order_return_by_shop(
     return order
 
 
+def order_move(
+    *,
+    order: Order,
+    to: str,
+    actor: Actor,
+    reason: str = "",
+    via: str = "seller",
+    refund: bool = False,
+    refund_key: str = "",
+) -> Order:
+    """One move of an order as the shop, staff or an integration asks for it, with what the move
+    means beyond the status: cancelling refunds and restocks (``order_cancel_by_shop``), a return puts
+    the goods back (``order_return_by_shop``); every other move is ``order_transition`` alone. The
+    seller portal, the back office and the API all call this, so a cancel means the same everywhere."""
+    if to == S.CANCELLED:
+        return order_cancel_by_shop(order=order, actor=actor, reason=reason, via=via)
+    if to == S.RETURNED:
+        return order_return_by_shop(
+            order=order, actor=actor, reason=reason, refund=refund, refund_key=refund_key, via=via
+        )
+    order_transition(order=order, to=to, actor=actor, reason=reason, via=via)
+    return order
+
+
 @transaction.atomic
 def orders_transition_bulk(
     *, shop, numbers: list[str], to: str, actor: Actor, reason: str = "", via: str = "seller"
@@ -249,10 +273,7 @@ def orders_transition_bulk(
             continue
         try:
             with transaction.atomic():
-                if to == S.CANCELLED:
-                    order_cancel_by_shop(order=order, actor=actor, reason=reason, via=via)
-                else:
-                    order_transition(order=order, to=to, actor=actor, reason=reason, via=via)
+                order_move(order=order, to=to, actor=actor, reason=reason, via=via)
         except ApplicationError as exc:
             result.failed.append((number, exc.message))
         else:

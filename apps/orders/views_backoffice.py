@@ -32,8 +32,8 @@ from . import selectors_backoffice as sel
 from .actors import Actor
 from .forms_backoffice import IntakePayloadForm, OrderFileUploadForm, OrderSearchForm, StaffTransitionForm
 from .models import Channel, OrderStatus, OrderWarning
-from .services import order_transition
 from .services_files import order_file_receive
+from .services_fulfilment import order_move
 from .services_intake import intake_repush, intakes_repush
 from .services_warnings import warning_acknowledge
 
@@ -122,7 +122,7 @@ def order_transition_view(request, number: str):
         messages.error(request, _("Choose the status to move the order to."))
     else:
         try:
-            order_transition(
+            order_move(
                 order=order,
                 to=form.cleaned_data["to"],
                 actor=Actor.staff(request.user),

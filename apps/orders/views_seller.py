@@ -45,13 +45,12 @@ from .selectors import (
     order_timeline,
 )
 from .selectors_documents import documents_for_order
-from .services import order_payment_collect, order_refund, order_transition
+from .services import order_payment_collect, order_refund
 from .services_fulfilment import (
     LINE_CANCELLABLE,
-    order_cancel_by_shop,
     order_line_cancel,
     order_lines_refund,
-    order_return_by_shop,
+    order_move,
     orders_transition_bulk,
 )
 
@@ -187,7 +186,7 @@ def order_detail(request, number: str):
 
 @seller_view(Perm.ORDERS_VIEW)
 @require_POST
-def order_move(request, number: str):
+def order_move_view(request, number: str):
     """One move of the order (accept, pack, ready, hand over, delivered, complete, cancel, returned).
     The state machine and the member's role decide; a refused move shows why."""
     order = order_get_for_shop(shop=request.shop, number=number)
@@ -195,19 +194,15 @@ def order_move(request, number: str):
     reason = (request.POST.get("reason") or "")[:500]
     actor = Actor.member(request.membership)
     try:
-        if to == Order.Status.CANCELLED:
-            order = order_cancel_by_shop(order=order, actor=actor, reason=reason, via=VIA)
-        elif to == Order.Status.RETURNED:
-            order = order_return_by_shop(
-                order=order,
-                actor=actor,
-                reason=reason,
-                refund=request.POST.get("refund") == "on",
-                refund_key=(request.POST.get("refund_key") or "")[:32],
-                via=VIA,
-            )
-        else:
-            order_transition(order=order, to=to, actor=actor, reason=reason, via=VIA)
+        order = order_move(
+            order=order,
+            to=to,
+            actor=actor,
+            reason=reason,
+            refund=request.POST.get("refund") == "on",
+            refund_key=(request.POST.get("refund_key") or "")[:32],
+            via=VIA,
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -290,6 +290,8 @@ SPECTACULAR_SETTINGS = {
         "OrderFulfilmentEnum": "apps.orders.models.Fulfilment.choices",
         "OrderIntakeFulfilmentEnum": "apps.orders.api.serializers.INTAKE_FULFILMENT_CHOICES",
         "OrderIntakeChannelEnum": "apps.orders.api.serializers.INTAKE_CHANNEL_CHOICES",
+        "OrderFileStatusEnum": "apps.orders.api.serializers.ORDER_FILE_STATUS_CHOICES",
+        "ProductStatusEnum": "apps.catalog.api.serializers.PRODUCT_STATUS_CHOICES",
     },
 }
 PROBLEM_TYPE_BASE_URL = env("PROBLEM_TYPE_BASE_URL", default="https://localbazaar.example/problems/")

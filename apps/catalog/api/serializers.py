@@ -28,6 +28,8 @@ MAX_AMOUNT = Decimal("9999999999.99")  # Variant.price: 12 digits, 2 decimal pla
 
 # --- money -------------------------------------------------------------------------------------
 
+PRODUCT_STATUS_CHOICES = Product.Status.choices  # named ProductStatusEnum in the schema
+
 
 class MoneyOutputSerializer(serializers.Serializer):
     amount = serializers.CharField(help_text='Decimal string in the currency\'s minor unit, e.g. "12.50".')

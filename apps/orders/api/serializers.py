@@ -10,7 +10,16 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.orders.models import EXTERNAL_CHANNELS, Channel, Fulfilment, Order, OrderEvent, OrderIntake, OrderLine
+from apps.orders.models import (
+    EXTERNAL_CHANNELS,
+    Channel,
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderFile,
+    OrderIntake,
+    OrderLine,
+)
 from apps.orders.services_intake import MAX_LINES, MAX_QUANTITY
 from apps.orders.states import OrderStatus
 from apps.shops.api.serializers import StrictInputSerializer
@@ -18,6 +27,7 @@ from apps.shops.api.serializers import StrictInputSerializer
 STATUS_VALUES = list(OrderStatus.values)
 INTAKE_CHANNEL_CHOICES = [c for c in Channel.choices if c[0] in EXTERNAL_CHANNELS]
 INTAKE_STATUS_CHOICES = OrderIntake.Status.choices
+ORDER_FILE_STATUS_CHOICES = OrderFile.Status.choices
 INTAKE_FULFILMENT_CHOICES = [c for c in Fulfilment.choices if c[0] == Fulfilment.PICKUP]
 
 

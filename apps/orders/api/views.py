@@ -43,7 +43,7 @@ from apps.orders.selectors_intake import (
     order_get_for_shop_api,
     orders_for_shop_api,
 )
-from apps.orders.services import order_transition
+from apps.orders.services_fulfilment import order_move
 from apps.orders.services_intake import intake_submit
 from apps.shops.access import principal_allows
 from apps.shops.api.permissions import shop_permission, shop_principal_get
@@ -286,7 +286,7 @@ class ShopOrderTransitionCreateApi(ShopScopedApiView):
         order = order_get_for_shop_api(shop=self.shop, number=number)  # 404 before looking at the body
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order_transition(
+        order_move(
             order=order,
             to=data.validated_data["to"],
             actor=Actor.for_shop_principal(self.principal),

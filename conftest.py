@@ -5,6 +5,18 @@ from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
+def _celery_join_state():
+    """Eager tasks run in threads (the concurrency tests' buyers queue emails and invoices) race on
+    Celery's process-wide "joining would block" flag, which ``Task.apply`` sets and restores; a lost
+    race leaves it set and a later test's ``result.get()`` refuses. Each test starts with it clear."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and other cached state never leak from one test to the next."""
     cache.clear()

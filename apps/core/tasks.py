@@ -50,3 +50,12 @@ def worker_heartbeat(token: str = "beat") -> dict:  # noqa: S107  (a label, not 
     record = {"token": token, "at": timezone.now().isoformat(), "request_id": get_request_id()}
     cache.set(f"{HEARTBEAT_CACHE_KEY}:{token}", record, timeout=3600)
     return record
+
+
+@shared_task(name="core.idempotency_records_purge")
+def idempotency_records_purge_due() -> int:
+    """Forget API answers kept for Idempotency-Key replays once they are older than
+    ``IDEMPOTENCY_KEY_TTL_HOURS`` (beat, hourly)."""
+    from .idempotency import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -207,6 +207,16 @@ class Order(TimeStampedModel):
     def contact_email(self) -> str:
         return self.buyer.email if self.buyer_id else self.customer_email
 
+    @property
+    def customer_label(self) -> str:
+        """Who the order is for, as the shop should address them."""
+        recipient = (self.address or {}).get("recipient") or self.customer_name
+        if recipient:
+            return recipient
+        if self.buyer_id:
+            return self.buyer.display_name
+        return self.customer_email or self.customer_phone
+
 
 class OrderLine(models.Model):
     """What was bought, as it was when bought (title, options and price are copied)."""

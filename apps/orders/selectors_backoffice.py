@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import (
     Count,
     DateTimeField,
+    DurationField,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -418,6 +419,13 @@ class Compliance:
         return self.on_time / self.due if self.due else None
 
 
+def _dispatch_window():
+    """The shop's dispatch time as a duration (SQLite keeps durations as microseconds)."""
+    if connection.vendor == "postgresql":
+        return F("shop__dispatch_hours") * timedelta(hours=1)
+    return ExpressionWrapper(F("shop__dispatch_hours") * 3_600_000_000, output_field=DurationField())
+
+
 def _with_dispatch(orders: QuerySet[Order]) -> QuerySet[Order]:
     first_dispatch = (
         OrderEvent.objects.filter(order_id=OuterRef("pk"), kind=OrderEvent.Kind.TRANSITION, to_status__in=DISPATCHED)
@@ -426,9 +434,7 @@ def _with_dispatch(orders: QuerySet[Order]) -> QuerySet[Order]:
     )
     return orders.annotate(
         dispatched_at=Subquery(first_dispatch, output_field=DateTimeField()),
-        dispatch_due=ExpressionWrapper(
-            F("placed_at") + F("shop__dispatch_hours") * timedelta(hours=1), output_field=DateTimeField()
-        ),
+        dispatch_due=ExpressionWrapper(F("placed_at") + _dispatch_window(), output_field=DateTimeField()),
     )
 
 

@@ -246,6 +246,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "orders-checkouts-expire": {"task": "orders.checkouts_expire", "schedule": 60.0},
+    "core-idempotency-records-purge": {"task": "core.idempotency_records_purge", "schedule": 3600.0},
     "orders-warnings-overdue": {"task": "orders.warnings_scan_overdue", "schedule": 300.0},
     "orders-warnings-payment-failures": {"task": "orders.warnings_scan_payment_failures", "schedule": 300.0},
 }

@@ -250,8 +250,12 @@ def test_buyer_searches_fills_a_cart_from_two_shops_and_checks_out_paying_on_pic
         assert stock_on_hand(jam) == JAM_UNITS - 2
         assert stock_on_hand(syrup) == SYRUP_UNITS - 1
         assert (checkout.address["recipient"], checkout.address["lines"]) == (RECIPIENT, [ADDRESS_LINE])
+        # Per order: the confirmation, and its tax invoice (issued by a task after the checkout commits).
         subjects = sorted(m.subject for m in mail.outbox if m.to == [BUYER_EMAIL])
-        assert subjects == sorted(f"Your order {number} from {shop}" for shop, number in numbers.items()), subjects
+        confirmations = [f"Your order {number} from {shop}" for shop, number in numbers.items()]
+        invoices = [s for s in subjects if s.startswith("Your tax invoice INV-")]
+        assert sorted(set(subjects) - set(invoices)) == sorted(confirmations), subjects
+        assert sorted(s.rsplit(" ", 1)[1] for s in invoices) == sorted(numbers.values()), subjects
 
         # "Your orders", from the account menu: both orders; open one.
         account_menu(page, "Your orders")
@@ -331,9 +335,10 @@ def test_one_click_with_a_saved_card_then_cancel(page: Page, live_server, fake_s
         intents = fake_stripe.payment_intents()
         assert [(i.status, i.amount, i.currency) for i in intents] == [("succeeded", 1500, "sgd")]
         assert stock_on_hand(kueh) == 3
-        assert [m.subject for m in mail.outbox if m.to == [BUYER_EMAIL]] == [
-            f"Your order {order.number} from Joo Chiat Kueh House"
-        ]
+        subjects = sorted(m.subject for m in mail.outbox if m.to == [BUYER_EMAIL])
+        assert subjects[0].startswith("Your order ") and subjects[1].startswith("Your tax invoice INV-"), subjects
+        assert subjects[0] == f"Your order {order.number} from Joo Chiat Kueh House"
+        assert subjects[1].endswith(f"for order {order.number}") and len(subjects) == 2
 
         # Changed their mind: cancel, within the window.
         cancel.click()

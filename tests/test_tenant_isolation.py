@@ -27,9 +27,9 @@ from PIL import Image
 
 from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
+from apps.core.money import Money
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
-from apps.core.money import Money
 from apps.orders.services import cart_add, cart_get_or_create, checkout_place
 from apps.orders.services_documents import credit_note_issue
 from apps.orders.tests.factories import buyer_with_address, stocked_variant

@@ -779,6 +779,8 @@ def intake_repush(*, intake: OrderIntake, payload: dict | None = None, user=None
     again (:class:`IntakeError` and nothing changes if it is still wrong). Steps already done stay
     done. Refused for an intake that is done, and for a new payload once its order was made."""
     intake = _locked(intake.pk)
+    if payload is not None and payload == intake.payload:
+        payload = None  # sent back unchanged (the back office's form always sends it): a plain re-push
     if intake.status == OrderIntake.Status.DONE:
         raise IntakeError(
             _("Incoming order %(ref)s is done (order %(number)s): there is nothing to re-push.")

@@ -301,6 +301,25 @@ def test_a_step_that_keeps_failing_is_dead_lettered_then_repushed(
     assert intake.order.events.filter(kind=OrderEvent.Kind.PIPELINE, data__outcome="repushed").exists()
 
 
+def test_a_dead_letter_whose_order_exists_is_repushed_with_its_payload_sent_back_unchanged(
+    tea, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    """The back office's form always sends the payload: sent back as it is, it is a plain re-push,
+    even though the order was already made (only a changed payload is refused then). Found by the
+    order journey's browser test."""
+    settings.ORDER_PIPELINE_RETRY_BASE_SECONDS = 0
+    monkeypatch.setenv("ORDER_PIPELINE_FAIL_STEP", "payment")
+    intake = submit_and_run(django_capture_on_commit_callbacks)
+    assert intake.status == Status.DEAD_LETTER and intake.order_id is not None
+    monkeypatch.delenv("ORDER_PIPELINE_FAIL_STEP")
+    with pytest.raises(IntakeError, match="can only be re-pushed as it is"):
+        intake_repush(intake=intake, payload={**intake.payload, "note": "changed"})
+    with django_capture_on_commit_callbacks(execute=True):
+        intake_repush(intake=intake, payload=dict(intake.payload))
+    intake.refresh_from_db()
+    assert intake.status == Status.DONE and Order.objects.count() == 1
+
+
 def test_backoff_doubles_and_is_capped(settings):
     from apps.orders.services_intake import _backoff
 

@@ -131,7 +131,7 @@ def test_orders_from_two_channels_are_worked_to_the_end_and_a_dead_letter_is_re_
         ("Ready for pickup", "ready_for_pickup"),
         ("Collected by the buyer", "delivered"),
     ):
-        page.locator(f"form.order-action[data-action={status}] button").click()
+        page.locator(f"form.order-action[data-action={status}]").get_by_role("button", name=button).click()
         expect(page.locator("dd[data-status]")).to_have_attribute("data-status", status)
     timeline = page.locator("main")
     for text in ("Accepted", "Packed", "Ready for pickup", "Delivered", MANAGER_EMAIL):

@@ -6,10 +6,10 @@ it as an ``OrderIntake`` unique per (shop, channel, external reference) — a re
 reported as a duplicate of the first — and queues the pipeline after commit.
 
 The pipeline (:func:`intake_pipeline_run`, run by the task ``orders.intake_process``) takes the
-intake through validate → price check → reserve → payment → confirm → documents → email. Each step
-runs in its own transaction that row-locks the intake and appends the step to ``steps_done``: a step
-whose transaction committed is skipped when the task runs again (a retry, a redelivery after a
-worker died), and a step whose worker died mid-way left nothing behind. A business error (the
+intake through validate → price check → reserve → payment → confirm → documents → email, in two
+stages (:data:`STAGES`): each runs in one transaction that row-locks the intake and appends each
+step to ``steps_done``, so a step whose transaction committed is skipped when the task runs again (a
+retry, a redelivery after a worker died), and a stage whose worker died mid-way left nothing behind. A business error (the
 order itself is wrong: unknown SKU, out of stock…) rejects the intake at once with its errors; any
 other failure is retried with exponential backoff, and after ``ORDER_PIPELINE_MAX_ATTEMPTS`` the
 intake lands in the dead-letter queue with its payload, the failed step and the last error, for
@@ -73,6 +73,14 @@ STEPS: list[str] = list(Step.values)
 # order stands: documents and email failures are retried and, at worst, dead-lettered.
 REJECTING_STEPS = frozenset({Step.VALIDATE, Step.PRICE_CHECK, Step.RESERVE, Step.PAYMENT, Step.CONFIRM})
 FINISHED = frozenset({OrderIntake.Status.DONE, OrderIntake.Status.REJECTED, OrderIntake.Status.DEAD_LETTER})
+# Steps that commit together: the order is made, stocked, paid and confirmed in one transaction (all
+# or nothing, so a failure leaves no half-made order behind); then the invoice is issued and emailed
+# in a second one (a failed email gives its invoice number back: numbers stay gapless). A step
+# recorded in ``steps_done`` never runs again.
+STAGES: list[tuple[str, ...]] = [
+    (Step.VALIDATE, Step.PRICE_CHECK, Step.RESERVE, Step.PAYMENT, Step.CONFIRM),
+    (Step.DOCUMENTS, Step.EMAIL),
+]
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -496,7 +504,13 @@ def _test_hooks(step: str, *, phase: str) -> None:
 
 
 def _validated(intake: OrderIntake) -> ValidatedOrder:
-    return intake_validate(payload=intake.payload, shop=intake.shop)
+    """The intake's payload checked against the catalog, once per stage (the steps of a stage share
+    the intake object and see the same rows: they run in one transaction)."""
+    cached = getattr(intake, "_validated_order", None)
+    if cached is None:
+        cached = intake_validate(payload=intake.payload, shop=intake.shop)
+        intake._validated_order = cached
+    return cached
 
 
 def _step_validate(intake: OrderIntake) -> None:
@@ -613,10 +627,14 @@ def _step_confirm(intake: OrderIntake) -> None:
 def _step_documents(intake: OrderIntake) -> None:
     invoice_issue = _optional("services_documents", "invoice_issue")
     if invoice_issue is not None:
-        invoice_issue(order=intake.order)
+        intake._invoice = invoice_issue(order=intake.order)
 
 
 def _step_email(intake: OrderIntake) -> None:
+    invoice = getattr(intake, "_invoice", None)  # issued by the documents step of this same stage
+    if invoice is not None:
+        _optional("services_documents", "document_email_send")(document=invoice)
+        return
     invoice_email_send = _optional("services_documents", "invoice_email_send")
     if invoice_email_send is not None:
         invoice_email_send(order=intake.order)
@@ -637,22 +655,42 @@ def _locked(intake_id: int) -> OrderIntake:
     return OrderIntake.objects.select_for_update(of=("self",)).select_related("shop", "order").get(pk=intake_id)
 
 
-def _step_run(intake_id: int, step: str) -> bool:
-    """Run ``step`` once: in one transaction with the intake's row lock, skipped when it is already
-    in ``steps_done``. False when the intake is no longer being processed (finished meanwhile)."""
+class _StepFailed(Exception):
+    def __init__(self, step: str, error: Exception):
+        super().__init__(step)
+        self.step, self.error = step, error
+
+
+def _stage_run(intake_id: int, stage: tuple[str, ...], *, last: bool = False) -> bool:
+    """Run the stage's steps not yet done, in one transaction with the intake's row lock, each
+    appended to ``steps_done`` as it completes (after the ``last`` stage the intake is done, in the
+    same transaction). False when the intake is no longer being processed (finished meanwhile). A
+    failing step raises :class:`_StepFailed` naming it; the whole stage is rolled back."""
     with transaction.atomic():
         intake = _locked(intake_id)
         if intake.status in FINISHED:
             return False
-        if step in intake.steps_done:
+        todo = [step for step in stage if step not in intake.steps_done]
+        if not todo and not last:
             return True
-        _test_hooks(step, phase="before")
-        STEP_FUNCTIONS[step](intake)
-        _test_hooks(step, phase="after")
-        intake.steps_done = [*intake.steps_done, step]
-        intake.step = step
-        intake.status = OrderIntake.Status.PROCESSING
-        intake.save(update_fields=["steps_done", "step", "status", "order", "updated_at"])
+        for step in todo:
+            try:
+                _test_hooks(step, phase="before")
+                STEP_FUNCTIONS[step](intake)
+                _test_hooks(step, phase="after")
+            except Exception as exc:
+                raise _StepFailed(step, exc) from exc
+            intake.steps_done = [*intake.steps_done, step]
+            intake.step = step
+        fields = ["steps_done", "step", "status", "order", "updated_at"]
+        if last:
+            intake.status = OrderIntake.Status.DONE
+            intake.last_error = ""
+            intake.finished_at = timezone.now()
+            fields += ["last_error", "finished_at"]
+        else:
+            intake.status = OrderIntake.Status.PROCESSING
+        intake.save(update_fields=fields)
         return True
 
 
@@ -732,17 +770,6 @@ def _failed(intake_id: int, step: str, exc: Exception) -> PipelineOutcome:
     return PipelineOutcome(OrderIntake.Status.DEAD_LETTER, step)
 
 
-@transaction.atomic
-def _finish(intake_id: int) -> PipelineOutcome:
-    intake = _locked(intake_id)
-    if intake.status not in FINISHED:
-        intake.status = OrderIntake.Status.DONE
-        intake.last_error = ""
-        intake.finished_at = timezone.now()
-        intake.save(update_fields=["status", "last_error", "finished_at", "updated_at"])
-    return PipelineOutcome(intake.status, intake.step)
-
-
 def intake_pipeline_run(*, intake_id: int) -> PipelineOutcome:
     """Run the intake's remaining steps in order (see the module's docstring). Safe to call again at
     any time: steps already done are skipped, a finished intake is left alone."""
@@ -751,18 +778,19 @@ def intake_pipeline_run(*, intake_id: int) -> PipelineOutcome:
         return PipelineOutcome("missing")
     if intake.status in FINISHED:
         return PipelineOutcome(intake.status)
-    for step in STEPS:
+    for number, stage in enumerate(STAGES, start=1):
         try:
-            if not _step_run(intake_id, step):
-                return PipelineOutcome(OrderIntake.objects.get(pk=intake_id).status, step)
-        except ApplicationError as exc:
-            if step in REJECTING_STEPS:
-                return _reject(intake_id, step, exc)
+            if not _stage_run(intake_id, stage, last=number == len(STAGES)):
+                return PipelineOutcome(OrderIntake.objects.get(pk=intake_id).status, stage[0])
+        except _StepFailed as failure:
+            step, exc = failure.step, failure.error
+            if isinstance(exc, ApplicationError):
+                if step in REJECTING_STEPS:
+                    return _reject(intake_id, step, exc)
+                return _failed(intake_id, step, exc)
+            logger.error("intake %s: step %s failed", intake_id, step, exc_info=exc)
             return _failed(intake_id, step, exc)
-        except Exception as exc:
-            logger.exception("intake %s: step %s failed", intake_id, step)
-            return _failed(intake_id, step, exc)
-    return _finish(intake_id)
+    return PipelineOutcome(OrderIntake.Status.DONE, STEPS[-1])
 
 
 # --- the dead-letter queue ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -225,7 +225,12 @@ def document_pdf(*, document: OrderDocument) -> bytes:
         Paragraph(markup(title), style["title"]),
         Spacer(1, 4 * mm),
         Table(
-            [[_party(_("From"), data.get("seller", {}), style), _party(_("To"), data.get("buyer", {}), style)]],
+            [
+                [
+                    _party(pgettext("document party", "From"), data.get("seller", {}), style),
+                    _party(_("To"), data.get("buyer", {}), style),
+                ]
+            ],
             colWidths=[90 * mm, 90 * mm],
             style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]),
         ),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.shops.permissions import Perm
 
@@ -137,7 +138,7 @@ def transitions_from(source: str) -> list[Transition]:
 class LineStatus(models.TextChoices):
     """A line's own state, for partial fulfilment and partial refunds."""
 
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("order line status", "Open")
     FULFILLED = "fulfilled", _("Fulfilled")
     CANCELLED = "cancelled", _("Cancelled")
     PARTIALLY_REFUNDED = "partially_refunded", _("Partly refunded")

@@ -201,3 +201,38 @@ def wrk(
         "status_errors": raw["status_errors"],
         "socket_errors": raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeout_errors"],
     }
+
+
+def run_django_script(
+    script: str, args: list[str], env: dict[str, str], marker: str, what: str, timeout: float = 900
+) -> dict:
+    """Run ``bench/SCRIPT ARGS`` with the site's environment, showing its progress; return the JSON
+    of its ``MARKER {json}`` line. Its own process group, stopped on any error."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(BENCH_DIR / script), *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    result, output = None, []
+    try:
+        for line in proc.stdout:
+            if line.startswith(marker + " "):
+                result = json.loads(line.removeprefix(marker + " "))
+            else:
+                output.append(line)
+                print(line, end="", flush=True)
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0 or result is None:
+        print("".join(output[-60:]), file=sys.stderr)
+        raise RuntimeError(f"{what} failed (exit {proc.returncode})")
+    print(f"  {what}: ok ({time.monotonic() - started:.1f} s)", flush=True)
+    return result

@@ -42,7 +42,6 @@ import json
 import os
 import random
 import re
-import signal
 import socket
 import string
 import subprocess
@@ -65,6 +64,7 @@ from _common import (
     free_port,
     require_wrk,
     run_checked,
+    run_django_script,
     stop_process_group,
     tail,
     wrk,
@@ -164,39 +164,6 @@ class LocalStripe:
 
     def stop(self) -> None:
         stop_process_group(self.process, "localstripe")
-
-
-def run_django_script(args: list[str], env: dict[str, str], marker: str, what: str, timeout: float = 900) -> dict:
-    """Run _checkout_dataset.py ARGS with the site's environment, showing its progress; return the
-    JSON of its MARKER line. Its own process group, stopped on any error."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH_DIR / "_checkout_dataset.py"), *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    result, output = None, []
-    try:
-        for line in proc.stdout:
-            if line.startswith(marker + " "):
-                result = json.loads(line.removeprefix(marker + " "))
-            else:
-                output.append(line)
-                print(line, end="", flush=True)
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc.returncode != 0 or result is None:
-        print("".join(output[-60:]), file=sys.stderr)
-        raise RuntimeError(f"{what} failed (exit {proc.returncode})")
-    print(f"  {what}: ok ({time.monotonic() - started:.1f} s)", flush=True)
-    return result
 
 
 # --- CPU accounting (from /proc) -----------------------------------------------------------------------
@@ -631,7 +598,7 @@ def run() -> dict[str, float]:
     with ExitStack() as stack:
         stripe = stack.enter_context(LocalStripe(env))
         env = site_env(stripe.url)
-        dataset = run_django_script(["prepare"], env, "DATASET", "data set")
+        dataset = run_django_script("_checkout_dataset.py", ["prepare"], env, "DATASET", "data set")
         buyers, variants = dataset["buyers"], dataset["variants"]
         config = {"workers": workers, "threads": threads, "worker_class": worker_class}
         site = stack.enter_context(Gunicorn(name="checkout", app="localbazaar.wsgi:application", env=env, **config))
@@ -687,7 +654,7 @@ def run() -> dict[str, float]:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as args_file:
             json.dump({"profile_buyer": dataset["profile_buyer"], "variants": variants}, args_file)
         try:
-            verified = run_django_script(["verify", args_file.name], env, "VERIFY", "verify")
+            verified = run_django_script("_checkout_dataset.py", ["verify", args_file.name], env, "VERIFY", "verify")
         finally:
             os.unlink(args_file.name)
 

@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from _common import (
-    BENCH_DIR,
     LOOPBACK,
     PROJECT_DIR,
     RESULTS_DIR,
@@ -46,6 +44,7 @@ from _common import (
     env_float,
     env_int,
     run_checked,
+    run_django_script,
     stop_process_group,
     tail,
 )
@@ -56,6 +55,7 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_ORDERS_REDIS_URL", "redis://127.0.0.1:6379/12")
 TARGET_ORDERS_PER_S = 500 * 20 / 60  # 20 x the old system's peak of 500 orders a minute
 FINAL = ("done", "rejected", "dead_letter")
+DATASET_SCRIPT = "_orders_dataset.py"
 
 
 def fresh_database(url: str) -> None:
@@ -92,37 +92,6 @@ def site_env() -> dict[str, str]:
         }
     )
     return env
-
-
-def django_script(args: list[str], env: dict[str, str], marker: str, what: str, timeout: float = 1800) -> dict:
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(BENCH_DIR / "_orders_dataset.py"), *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    result, output = None, []
-    try:
-        for line in proc.stdout:
-            if line.startswith(marker + " "):
-                result = json.loads(line.removeprefix(marker + " "))
-            else:
-                output.append(line)
-                print(line, end="", flush=True)
-        proc.wait(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc.returncode != 0 or result is None:
-        print("".join(output[-60:]), file=sys.stderr)
-        raise RuntimeError(f"{what} failed (exit {proc.returncode})")
-    print(f"  {what}: ok ({time.monotonic() - started:.1f} s)", flush=True)
-    return result
 
 
 class CeleryWorkers:
@@ -344,14 +313,14 @@ def run() -> dict[str, float]:
     run_checked([*manage, "collectstatic", "--noinput"], env, "collectstatic")
     RESULTS_DIR.mkdir(exist_ok=True)
     batch_path = RESULTS_DIR / "orders-batch.json"
-    dataset = django_script(["prepare", str(batch_path)], env, "DATASET", "data set")
+    dataset = run_django_script(DATASET_SCRIPT, ["prepare", str(batch_path)], env, "DATASET", "data set")
     expected = dataset["file_orders"]
 
     figures: dict[str, float] = {}
     with ExitStack() as stack:
         stack.enter_context(CeleryWorkers(env, celery_workers))
         print(f"Ingest: a file of {expected:,} orders over {len(dataset['shops'])} shops", flush=True)
-        ingest = django_script(["ingest", str(batch_path)], env, "INGEST", "upload")
+        ingest = run_django_script(DATASET_SCRIPT, ["ingest", str(batch_path)], env, "INGEST", "upload")
         done_at, counts = wait_final(
             "WHERE source_file_id = %s", (ingest["file_id"],), expected, "ingest", timeout=3600
         )
@@ -409,7 +378,7 @@ def run() -> dict[str, float]:
         if any(k.startswith("5") for k in api["errors"]):
             print(f"  WARNING: 5xx answers; {site.log_path} ends with:\n{tail(site.log_path)}", flush=True)
 
-    verified = django_script(["verify"], env, "VERIFY", "verify")
+    verified = run_django_script(DATASET_SCRIPT, ["verify"], env, "VERIFY", "verify")
     figures["db_orders"] = verified["orders"]
     figures["db_duplicate_orders"] = verified["duplicate_orders"]
     figures["db_units_ordered"] = verified["units_ordered"]

@@ -13,17 +13,23 @@ class OrdersConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from apps.core.registry import demo_seeders, product_page_panels
-        from apps.payments.signals import payment_refunded, payment_succeeded
+        from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
 
         from .demo import seed_demo_orders
         from .panels import buy_panel
-        from .receivers import merge_guest_cart, payment_refunded_received, payment_succeeded_received
+        from .receivers import (
+            merge_guest_cart,
+            payment_failed_received,
+            payment_refunded_received,
+            payment_succeeded_received,
+        )
 
         product_page_panels.register("buy", buy_panel, order=10)
         demo_seeders.register("orders", seed_demo_orders, order=60)
         user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
         payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")
         payment_refunded.connect(payment_refunded_received, dispatch_uid="orders.payment_refunded")
+        payment_failed.connect(payment_failed_received, dispatch_uid="orders.payment_failed")
 
         from .receivers import credit_note_on_order_refunded, invoice_on_order_placed, invoice_on_status_changed
         from .signals import order_placed, order_refunded, order_status_changed

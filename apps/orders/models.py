@@ -326,6 +326,7 @@ class OrderEvent(models.Model):
         DOCUMENT = "document", _("Document")
         EMAIL = "email", _("Email")
         PIPELINE = "pipeline", _("Processing")
+        PAYMENT = "payment", _("Payment attempt")
         WARNING = "warning", _("Warning")
         NOTE = "note", _("Note")
 

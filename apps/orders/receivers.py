@@ -27,6 +27,13 @@ def payment_succeeded_received(sender, payment, **kwargs) -> None:
         checkout_paid(number=payment.reference)
 
 
+def payment_failed_received(sender, payment, **kwargs) -> None:
+    """A card payment attempt was declined or needs the buyer: on the orders' timelines."""
+    from .services import payment_attempt_failed_record
+
+    payment_attempt_failed_record(reference=payment.reference, status=payment.status, error=payment.last_error)
+
+
 def payment_refunded_received(sender, payment, refund, **kwargs) -> None:
     """A refund made elsewhere (admin, Stripe's dashboard) follows onto the orders and payouts."""
     from .services import refund_recorded_elsewhere

@@ -366,7 +366,7 @@ _BUYER_TITLES = {
     "refunded": _lazy("Refunded in full"),
 }
 # What the buyer sees of an event's kind; kinds not listed (processing, warnings, notes) are the shop's.
-_BUYER_KINDS = {"transition", "refund", "document", "email"}
+_BUYER_KINDS = {"transition", "refund", "document", "email", "payment"}
 
 
 def _who(event, *, audience: str) -> str:

@@ -130,19 +130,22 @@ class PaymentOutcomes:
 
 def card_payment_outcomes(*, since: datetime, until: datetime) -> PaymentOutcomes:
     """How card payments ended between ``since`` and ``until``, read from the orders' timelines:
-    a move to *payment failed* is a failure, a move to *paid* a success. A checkout's orders share
-    one payment, so each checkout counts once (an order without a checkout counts on its own).
-    One query."""
+    a declined attempt (or one the bank sent back to the buyer: a *payment attempt* event) or a move
+    to *payment failed* (not paid in time) is a failure, a move to *paid* a success. A checkout's
+    orders share one payment, so each checkout counts once per outcome (an order without a checkout
+    counts on its own). One query."""
     # Concat treats NULL as "", so the checkout-or-order choice is a CASE, not a COALESCE.
     payment = Case(
         When(order__checkout_id__isnull=False, then=Concat(Value("c"), Cast("order__checkout_id", CharField()))),
         default=Concat(Value("o"), Cast("order_id", CharField())),
     )
-    failed_q = Q(to_status=states.S.PAYMENT_FAILED)
-    paid_q = Q(to_status=states.S.PAID)
+    failed_q = Q(kind=OrderEvent.Kind.TRANSITION, to_status=states.S.PAYMENT_FAILED) | Q(
+        kind=OrderEvent.Kind.PAYMENT, data__outcome="failed"
+    )
+    paid_q = Q(kind=OrderEvent.Kind.TRANSITION, to_status=states.S.PAID)
     row = (
         OrderEvent.objects.filter(
-            kind=OrderEvent.Kind.TRANSITION,
+            kind__in=[OrderEvent.Kind.TRANSITION, OrderEvent.Kind.PAYMENT],
             created_at__gte=since,
             created_at__lt=until,
             order__payment_method=PaymentMethod.CARD,

@@ -193,6 +193,23 @@ def orders_placed_record(*, orders: list[Order], actor: Actor, via: str) -> None
         order_placed.send(sender=Order, order=order, event=event)
 
 
+def payment_attempt_failed_record(*, reference: str, status: str, error: str) -> list[OrderEvent]:
+    """A card payment attempt failed (declined, or the bank wants the buyer to confirm): each of its
+    orders' timelines says so, with the reason in words. The early warnings count these as payment
+    failures. ``reference`` is the payment's (a checkout number)."""
+    orders = list(Order.objects.filter(checkout__number=reference).only("pk", "number"))
+    return [
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.PAYMENT,
+            reason=(error or status)[:500],
+            via="payments",
+            data={"outcome": "failed", "status": status, "payment": reference},
+        )
+        for order in orders
+    ]
+
+
 def _refund_status_follow(order: Order, *, via: str) -> None:
     """An order whose money has all been given back becomes *refunded* (a cancelled one stays
     cancelled: its refund is part of the cancelling)."""

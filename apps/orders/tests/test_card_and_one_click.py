@@ -16,6 +16,7 @@ from apps.inventory.models import StockItem
 from apps.inventory.tests.checks import assert_ledger_balanced
 from apps.orders.errors import CheckoutError
 from apps.orders.models import Checkout, Order
+from apps.orders.selectors_warnings import card_payment_outcomes
 from apps.orders.services import (
     cart_add,
     cart_get_or_create,
@@ -131,10 +132,17 @@ def test_a_declined_card_sends_the_buyer_to_pay_on_the_page_and_the_hold_expires
     assert StockItem.objects.get(variant=variant).reserved == 1  # held while the buyer finishes
     page = client.get(response["Location"]).content.decode()
     assert "declined" in page.lower() and "data-client-secret" in page
+    # The declined attempt is on the order's timeline, and counts as a payment failure for the
+    # early warnings (once per checkout, also after the checkout expires).
+    attempt = checkout.orders.get().events.get(kind="payment")
+    assert attempt.data["outcome"] == "failed" and "declined" in attempt.reason.lower()
+    window = {"since": timezone.now() - timedelta(minutes=5), "until": timezone.now() + timedelta(hours=2)}
+    assert card_payment_outcomes(**window).failed == 1
 
     checkouts_expire(now=timezone.now() + timedelta(hours=1))
     checkout.refresh_from_db()
     assert checkout.status == "expired" and checkout.orders.get().status == "payment_failed"
+    assert card_payment_outcomes(**window).failed == 1
     assert StockItem.objects.get(variant=variant).reserved == 0
     assert_ledger_balanced()
 

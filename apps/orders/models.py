@@ -208,6 +208,14 @@ class Order(TimeStampedModel):
         return self.buyer.email if self.buyer_id else self.customer_email
 
     @property
+    def contact_language(self) -> str:
+        """The language to write to the customer in: the buyer's preferred language (walk-in and
+        phone customers: the site's default)."""
+        if self.buyer_id and self.buyer.preferred_language:
+            return self.buyer.preferred_language
+        return settings.LANGUAGE_CODE
+
+    @property
     def customer_label(self) -> str:
         """Who the order is for, as the shop should address them."""
         recipient = (self.address or {}).get("recipient") or self.customer_name

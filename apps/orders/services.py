@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -719,11 +719,12 @@ def _order_email(order: Order) -> None:
     context = {"order": order, "lines": lines, "site_url": settings.SITE_URL}
     if not order.contact_email:
         return
-    email_send(
-        to=[order.contact_email],
-        subject=_("Your order %(number)s from %(shop)s") % {"number": order.number, "shop": order.shop.name},
-        body=render_to_string("orders/email/order_placed.txt", context),
-    )
+    with translation.override(order.contact_language):
+        email_send(
+            to=[order.contact_email],
+            subject=_("Your order %(number)s from %(shop)s") % {"number": order.number, "shop": order.shop.name},
+            body=render_to_string("orders/email/order_placed.txt", context),
+        )
 
 
 # --- refunds and cancelling a payment -----------------------------------------------------------------
@@ -862,11 +863,12 @@ def _cancel_email(order: Order, *, why: str) -> None:
     context = {"order": order, "why": why, "site_url": settings.SITE_URL}
     if not order.contact_email:
         return
-    email_send(
-        to=[order.contact_email],
-        subject=_("Your order %(number)s is cancelled") % {"number": order.number},
-        body=render_to_string("orders/email/order_cancelled.txt", context),
-    )
+    with translation.override(order.contact_language):
+        email_send(
+            to=[order.contact_email],
+            subject=_("Your order %(number)s is cancelled") % {"number": order.number},
+            body=render_to_string("orders/email/order_cancelled.txt", context),
+        )
 
 
 def _refund_email(order: Order, *, amount: Decimal, reason: str) -> None:
@@ -875,11 +877,12 @@ def _refund_email(order: Order, *, amount: Decimal, reason: str) -> None:
     context = {"order": order, "amount": amount, "reason": reason, "site_url": settings.SITE_URL}
     if not order.contact_email:
         return
-    email_send(
-        to=[order.contact_email],
-        subject=_("Refund on your order %(number)s") % {"number": order.number},
-        body=render_to_string("orders/email/order_refunded.txt", context),
-    )
+    with translation.override(order.contact_language):
+        email_send(
+            to=[order.contact_email],
+            subject=_("Refund on your order %(number)s") % {"number": order.number},
+            body=render_to_string("orders/email/order_refunded.txt", context),
+        )
 
 
 def order_refund_in_full(*, order_id: int, reason: str) -> str:

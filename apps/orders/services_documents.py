@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.core.money import Money
@@ -365,8 +365,17 @@ def _document_link(document: OrderDocument) -> str:
     return settings.SITE_URL + path
 
 
-@transaction.atomic
 def document_email_send(*, document: OrderDocument) -> bool:
+    """Email ``document`` in the customer's language (see :func:`_document_email_send`)."""
+    order = (
+        Order.objects.select_related("buyer").only("buyer__preferred_language", "buyer_id").get(pk=document.order_id)
+    )
+    with translation.override(order.contact_language):
+        return _document_email_send(document=document)
+
+
+@transaction.atomic
+def _document_email_send(*, document: OrderDocument) -> bool:
     """Email ``document`` (its PDF attached, a link to its page) to the order's contact, once:
     False, and nothing sent, when it was emailed before or the order has no email address."""
     from .documents_pdf import document_pdf

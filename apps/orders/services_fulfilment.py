@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError
@@ -140,11 +141,12 @@ def _cancel_email(order: Order, *, reason: str, refunded: Decimal) -> None:
     if not order.contact_email:
         return
     context = {"order": order, "reason": reason, "refunded": refunded, "site_url": settings.SITE_URL}
-    email_send(
-        to=[order.contact_email],
-        subject=_("Your order %(number)s is cancelled") % {"number": order.number},
-        body=render_to_string("orders/email/order_cancelled_by_shop.txt", context),
-    )
+    with translation.override(order.contact_language):
+        email_send(
+            to=[order.contact_email],
+            subject=_("Your order %(number)s is cancelled") % {"number": order.number},
+            body=render_to_string("orders/email/order_cancelled_by_shop.txt", context),
+        )
 
 
 # --- whole orders --------------------------------------------------------------------------------

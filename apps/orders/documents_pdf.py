@@ -145,6 +145,8 @@ def _table(rows: list[list], widths: list[float], *, header_rows: int = 1, foote
 
 def _party(heading: str, party: dict, style: dict) -> list:
     lines = [party.get("name", ""), *party.get("address", []), party.get("email", ""), party.get("phone", "")]
+    if party.get("tax_id"):
+        lines.append(_("Tax registration: %(number)s") % {"number": party["tax_id"]})
     text = "<br/>".join(markup(line) for line in lines if line)
     return [_p(heading, style["head"]), Paragraph(text, style["base"])]
 

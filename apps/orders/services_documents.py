@@ -115,6 +115,7 @@ def _party_seller(shop) -> dict:
         "country": shop.country,
         "email": shop.email,
         "phone": shop.phone,
+        "tax_id": shop.tax_id,
     }
 
 

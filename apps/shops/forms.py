@@ -10,7 +10,7 @@ from .permissions import Role
 SHOP_FIELDS = [
     "name", "tagline", "story", "email", "phone",
     "address_line1", "address_line2", "city", "postcode", "country", "latitude", "longitude",
-    "currency", "time_zone", "delivery_radius_km", "offers_pickup",
+    "currency", "time_zone", "delivery_radius_km", "offers_pickup", "dispatch_hours", "tax_id",
 ]  # fmt: skip
 
 
@@ -22,6 +22,17 @@ class ShopSettingsForm(forms.ModelForm):
     longitude = forms.DecimalField(
         label=_("Longitude"), max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, the dispatch time stays what it was (24 hours for a new shop).
+        self.fields["dispatch_hours"].required = False
+
+    def clean_dispatch_hours(self):
+        value = self.cleaned_data.get("dispatch_hours")
+        if value is None:
+            return self.instance.dispatch_hours or Shop._meta.get_field("dispatch_hours").default
+        return value
 
     class Meta:
         model = Shop

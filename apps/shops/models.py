@@ -57,10 +57,17 @@ class Shop(TimeStampedModel):
         validators=[MinValueValidator(0), MaxValueValidator(200)],
     )
     offers_pickup = models.BooleanField(_("pickup in store"), default=True)
+    tax_id = models.CharField(
+        _("tax registration number"),
+        max_length=40,
+        blank=True,
+        help_text=_("Shown on your tax invoices, e.g. your GST registration number in Singapore."),
+    )
     dispatch_hours = models.PositiveSmallIntegerField(
         _("dispatch time (hours)"),
         default=24,
         help_text=_("Orders should be accepted and handed over (or ready for pickup) within this many hours."),
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
     )
     tenancy = models.CharField(_("tenancy"), max_length=12, choices=Tenancy.choices, default=Tenancy.SHARED)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE)

@@ -21,6 +21,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.core.money import Money
 from apps.core.tests.concurrency import race, race_errors
 from apps.orders.actors import Actor
+from apps.orders.documents_pdf import document_pdf
 from apps.orders.errors import DocumentError
 from apps.orders.models import DocumentSequence, Order, OrderDocument, OrderEvent, OrderLine
 from apps.orders.selectors_documents import discount_allocate, dispatch_guide_view, tax_split
@@ -545,3 +546,34 @@ def test_the_invoice_task_retries_when_the_database_is_briefly_away():
 
     assert result.successful(), result.traceback
     assert len(calls) == 3 and OrderDocument.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_shops_tax_registration_number_is_on_its_invoices(client, seller):
+    """A GST-registered shop's tax invoice names its registration number, on the page and in the
+    PDF's frozen contents; a shop without one shows none."""
+    shop = ShopFactory(tax_id="M2-1234567-8")
+    invoice = invoice_issue(order=make_order(shop=shop))
+    assert invoice.data["seller"]["tax_id"] == "M2-1234567-8"
+    seller(client, role="manager", shop=shop)
+    page = client.get(reverse("orders_seller:invoice", args=[shop.slug, invoice.order.number])).content.decode()
+    assert "Tax registration: M2-1234567-8" in page
+    assert document_pdf(document=invoice).startswith(b"%PDF")
+    plain = invoice_issue(order=make_order())
+    assert plain.data["seller"]["tax_id"] == ""
+
+
+@pytest.mark.django_db
+def test_the_seller_sets_the_dispatch_time_and_tax_number_in_the_shop_settings(client, seller):
+    from apps.shops.forms import ShopSettingsForm
+
+    membership = seller(client, role="owner")
+    shop = membership.shop
+    form = ShopSettingsForm(instance=shop)
+    assert {"dispatch_hours", "tax_id"} <= set(form.fields)
+    data = {**{k: v for k, v in form.initial.items() if v is not None}, "dispatch_hours": 0, "tax_id": "M2-1"}
+    bad = ShopSettingsForm(data=data, instance=shop)
+    assert not bad.is_valid() and "dispatch_hours" in bad.errors
+    left_empty = ShopSettingsForm(data={**data, "dispatch_hours": ""}, instance=shop)
+    left_empty.is_valid()
+    assert "dispatch_hours" not in left_empty.errors and left_empty.cleaned_data["dispatch_hours"] == 24

@@ -167,6 +167,8 @@ class Order(TimeStampedModel):
     currency = models.CharField(_("currency"), max_length=3)
     subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2)
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    # Same-day delivery's fee (``total`` = subtotal − discount + delivery fee).
+    delivery_fee = models.DecimalField(_("delivery fee"), max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     amount_refunded = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
     address = models.JSONField(_("address"), default=dict, blank=True)
@@ -187,7 +189,8 @@ class Order(TimeStampedModel):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(total__gte=0, subtotal__gte=0, discount__gte=0), name="order_amounts_not_negative"
+                condition=Q(total__gte=0, subtotal__gte=0, discount__gte=0, delivery_fee__gte=0),
+                name="order_amounts_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(amount_refunded__gte=0, amount_refunded__lte=models.F("total")),

@@ -53,6 +53,7 @@ LOCAL_APPS = [
     "apps.catalog",
     "apps.inventory",
     "apps.payments",
+    "apps.delivery",
     "apps.orders",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

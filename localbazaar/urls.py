@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include(("apps.payments.urls", "payments"))),
     path("payments/stripe/", include(("apps.payments.urls_webhooks", "payments_webhooks"))),
     path("sell/<slug:shop_slug>/orders/", include(("apps.orders.urls_seller", "orders_seller"))),
+    path("sell/<slug:shop_slug>/delivery/board/", include(("apps.delivery.urls_board", "delivery_board"))),
+    path("sell/<slug:shop_slug>/delivery/", include(("apps.delivery.urls_seller", "delivery_seller"))),
     path("sell/", include("apps.shops.urls")),
     path("", include(("apps.orders.urls", "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),

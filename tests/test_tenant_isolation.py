@@ -14,7 +14,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -28,6 +28,7 @@ from PIL import Image
 from apps.catalog.models import ImportJob, ProductImage
 from apps.catalog.tests.factories import ProductFactory, VariantFactory
 from apps.core.money import Money
+from apps.delivery.models import Courier, DeliveryRun, DeliverySlot
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
 from apps.orders.services import cart_add, cart_get_or_create, checkout_place
@@ -69,6 +70,13 @@ NOT_SHOP_SCOPED = {
     "api:orders:order-file-list",
     "api:orders:order-file-detail",
     "api:orders:order-file-report-csv",
+    # Logistics API: scoped by the key, not the URL. A shop's logistics key sees its own shop's
+    # delivery orders only (another shop's order or ?shop= is a 404); a platform logistics key
+    # every shop's. Proven in apps/orders/tests/test_logistics_api.py.
+    "api:orders:logistics-order-list",
+    "api:orders:logistics-order-bulk",
+    "api:orders:logistics-order-delivered",
+    "api:orders:logistics-order-failed",
 }
 
 # Routes that must be discovered (guards against the discovery itself silently finding nothing).
@@ -110,6 +118,12 @@ KNOWN_SHOP_ROUTES = {
     "api:orders:shop-order-transition-create",
     "orders_seller:invoice",
     "orders_seller:credit-note",
+    "delivery_seller:home",
+    "delivery_seller:slot-edit",
+    "delivery_seller:courier-edit",
+    "delivery_board:board",
+    "delivery_board:start",
+    "delivery_board:sheet",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -207,6 +221,13 @@ def objects_in(shop) -> dict[str, int]:
     anomaly = StockAnomaly.objects.create(
         shop=shop, detector="iforest", score="0.9000", reason="Receipt of +3 units", movement=receipt
     )
+    delivery_slot = DeliverySlot.objects.create(
+        shop=shop, weekday=0, starts=time(10), ends=time(12), cutoff=time(9), capacity=5
+    )
+    courier = Courier.objects.create(shop=shop, name=f"Rider {shop.pk}", phone="+65 8000 0000")
+    run = DeliveryRun.objects.create(
+        shop=shop, slot=delivery_slot, date=date(2025, 3, 10), courier=courier, built_at=timezone.now()
+    )
     order = _order_in(shop)
     # Its invoice, and a credit note (the documents' pages name credit notes by id).
     credit_note = credit_note_issue(
@@ -227,6 +248,9 @@ def objects_in(shop) -> dict[str, int]:
         "anomaly_id": anomaly.pk,
         "number": order.number,
         "document_id": credit_note.pk,
+        "slot_id": delivery_slot.pk,
+        "courier_id": courier.pk,
+        "run_id": run.pk,
     }
 
 

@@ -44,3 +44,15 @@ class OrdersConfig(AppConfig):
         metrics.metrics_register()
         order_placed.connect(metrics.order_placed_count, dispatch_uid="orders.metrics.order_placed")
         order_status_changed.connect(metrics.order_transition_count, dispatch_uid="orders.metrics.transition")
+
+        from apps.delivery.signals import delivery_run_started, delivery_stop_done
+
+        from .receivers_delivery import (
+            delivery_run_started_received,
+            delivery_stop_done_received,
+            slot_follows_order_status,
+        )
+
+        delivery_run_started.connect(delivery_run_started_received, dispatch_uid="orders.delivery.run_started")
+        delivery_stop_done.connect(delivery_stop_done_received, dispatch_uid="orders.delivery.stop_done")
+        order_status_changed.connect(slot_follows_order_status, dispatch_uid="orders.delivery.slot_follows_status")

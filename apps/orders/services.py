@@ -26,6 +26,9 @@ from apps.catalog.models import Variant
 from apps.core.money import Money
 from apps.core.services import email_send
 from apps.core.tasks_base import enqueue_on_commit
+from apps.delivery.errors import DeliveryError
+from apps.delivery.selectors import delivery_fee_for, delivery_slot_options
+from apps.delivery.services import slot_book
 from apps.inventory.errors import OutOfStock, ReservationConflict, ReservationExpired, ReservationNotFound
 from apps.inventory.services import (
     LineRequest,
@@ -359,34 +362,93 @@ class PlaceResult:
 
 @dataclass(frozen=True)
 class FulfilmentOption:
-    """One way a shop can get an order to the buyer, as the checkout offers it."""
+    """One way a shop can get an order to the buyer, as the checkout offers it: pickup, or a
+    same-day delivery slot (``code`` ``delivery:<slot>:<date>``, ``slot`` the delivery app's
+    ``SlotOption`` with its date, window and places left)."""
 
     code: str
     label: str
     fee: Decimal = Decimal("0")
+    slot: object | None = None
+
+    @property
+    def fulfilment(self) -> str:
+        return Fulfilment.DELIVERY if self.code.startswith(DELIVERY_CODE_PREFIX) else Fulfilment.PICKUP
 
 
-def fulfilment_options(*, shop, address: dict | None) -> list[FulfilmentOption]:
-    """How ``shop`` can fulfil an order for a buyer at ``address``: the checkout's fulfilment step
-    asks this, so same-day delivery (its slots and fee) plugs in here next to pickup."""
+DELIVERY_CODE_PREFIX = "delivery:"
+
+
+def fulfilment_options(
+    *, shop, address: dict | None, subtotal: Decimal | None = None, now=None
+) -> list[FulfilmentOption]:
+    """How ``shop`` can fulfil an order for a buyer at ``address``: pickup (when the shop offers it),
+    then every same-day delivery slot still open for that address (today's before their cut-off,
+    then tomorrow's; full ones left out), earliest first, each with the fee for ``subtotal`` (the
+    shop's part of the cart). No address: pickup only (delivery depends on where to)."""
     options = []
     if shop.offers_pickup:
         options.append(FulfilmentOption(Fulfilment.PICKUP.value, str(Fulfilment.PICKUP.label)))
+    if address is not None:
+        for slot in delivery_slot_options(shop=shop, address=address, subtotal=subtotal or Decimal("0"), now=now):
+            options.append(
+                FulfilmentOption(
+                    slot.code,
+                    _("Delivery %(slot)s") % {"slot": slot.label},
+                    fee=slot.fee,
+                    slot=slot,
+                )
+            )
     return options
 
 
-def _fulfilment_chosen(shop, fulfilments: dict[int, str] | None, address: dict) -> str:
-    offered = {option.code for option in fulfilment_options(shop=shop, address=address)}
-    chosen = (fulfilments or {}).get(shop.pk) or next(iter(sorted(offered)), "")
-    if chosen not in offered:
+@dataclass(frozen=True)
+class FulfilmentChoice:
+    """What the buyer chose for one shop's order: pickup, or a delivery slot and its fee."""
+
+    fulfilment: str
+    code: str
+    fee: Decimal = Decimal("0")
+
+
+def _fulfilment_chosen(group, fulfilments: dict[int, str] | None, address: dict) -> FulfilmentChoice | None:
+    """The buyer's choice for ``group``'s shop, checked; None when the shop has no way at all to get
+    the order to this address (the caller names every such shop at once). A delivery slot is only
+    parsed here: ``slot_book`` checks it (full, closed, outside the zone) when the order is made,
+    so the buyer reads the exact reason."""
+    shop = group.shop
+    wanted = ((fulfilments or {}).get(shop.pk) or "").strip()
+    if wanted == Fulfilment.PICKUP:
+        if not shop.offers_pickup:
+            raise CheckoutError(
+                _("%(shop)s does not offer pickup: choose a delivery slot or remove its items.") % {"shop": shop.name},
+                code="fulfilment",
+            )
+        return FulfilmentChoice(Fulfilment.PICKUP, Fulfilment.PICKUP)
+    if wanted.startswith(DELIVERY_CODE_PREFIX):
+        return FulfilmentChoice(Fulfilment.DELIVERY, wanted, delivery_fee_for(shop=shop, subtotal=group.subtotal))
+    if wanted:
         raise CheckoutError(
             _("%(shop)s cannot fulfil the order that way: choose one of the options shown.") % {"shop": shop.name},
             code="fulfilment",
         )
-    return chosen
+    options = fulfilment_options(shop=shop, address=address, subtotal=group.subtotal)
+    if not options:
+        return None
+    first = options[0]  # pickup when offered, else the earliest open slot
+    return FulfilmentChoice(first.fulfilment, first.code, first.fee)
 
 
-def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal | None) -> tuple[str, Decimal]:
+def _check_cart(
+    view: CartView,
+    *,
+    payment_method: str,
+    expected_total: Decimal | None,
+    address: dict | None = None,
+    fulfilments: dict[int, str] | None = None,
+) -> tuple[str, Decimal, dict[int, FulfilmentChoice]]:
+    """Check the cart can be placed as the buyer saw it; (currency, total with delivery fees, the
+    fulfilment chosen per shop)."""
     if not view.lines:
         raise CheckoutError(_("Your cart is empty."))
     unavailable = [str(line.variant) for line in view.lines if not line.purchasable]
@@ -421,15 +483,19 @@ def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal 
             % {"currencies": ", ".join(currencies)},
             code="mixed-currencies",
         )
-    no_pickup = [group.shop.name for group in view.groups if not fulfilment_options(shop=group.shop, address=None)]
-    if no_pickup:
+    chosen = {group.shop.pk: _fulfilment_chosen(group, fulfilments, address) for group in view.groups}
+    no_way = [group.shop.name for group in view.groups if chosen[group.shop.pk] is None]
+    if no_way:
         raise CheckoutError(
-            _("%(shops)s do not offer pickup yet, and same-day delivery is not available: remove their items.")
-            % {"shops": ", ".join(no_pickup)},
+            _(
+                "%(shops)s do not offer pickup, and do not deliver to this address today or tomorrow: "
+                "remove their items or choose another address."
+            )
+            % {"shops": ", ".join(no_way)},
             code="no-fulfilment",
         )
     currency = currencies[0]
-    total = view.totals[currency]
+    total = view.totals[currency] + sum((choice.fee for choice in chosen.values()), Decimal("0"))
     if expected_total is not None and expected_total != total:
         raise CheckoutError(
             _("The total changed to %(total)s since the page was shown: check your cart and place the order again.")
@@ -438,7 +504,7 @@ def _check_cart(view: CartView, *, payment_method: str, expected_total: Decimal 
         )
     if payment_method not in PaymentMethod.values:
         raise CheckoutError(_("Choose how to pay."), code="payment-method")
-    return currency, total
+    return currency, total, chosen
 
 
 @transaction.atomic
@@ -507,7 +573,9 @@ def _place(
     if existing is not None:
         return PlaceResult(existing, created=False)
     view = build_view()
-    currency, total = _check_cart(view, payment_method=payment_method, expected_total=expected_total)
+    currency, total, chosen = _check_cart(
+        view, payment_method=payment_method, expected_total=expected_total, address=address, fulfilments=fulfilments
+    )
     now = timezone.now()
     ttl = timedelta(seconds=settings.INVENTORY_RESERVATION_TTL_SECONDS)
     checkout = Checkout(
@@ -538,6 +606,7 @@ def _place(
     # Shops in one fixed order (then items by primary key inside stock_reserve): two checkouts of
     # overlapping shops lock stock in the same order and never deadlock.
     for group in sorted(view.groups, key=lambda g: g.shop.pk):
+        choice = chosen[group.shop.pk]
         order = Order.objects.create(
             number=_number("LB"),
             checkout=checkout,
@@ -547,11 +616,12 @@ def _place(
             if payment_method == PaymentMethod.PAY_ON_PICKUP
             else Order.Status.PENDING_PAYMENT,
             channel=channel,
-            fulfilment=_fulfilment_chosen(group.shop, fulfilments, address),
+            fulfilment=choice.fulfilment,
             payment_method=payment_method,
             currency=currency,
             subtotal=group.subtotal,
-            total=group.subtotal,
+            delivery_fee=choice.fee,
+            total=group.subtotal + choice.fee,
             address=address,
             placed_at=now,
             status_changed_at=now,
@@ -582,6 +652,8 @@ def _place(
                 stock_reserve(shop=group.shop, reference=order.number, lines=stock_lines, ttl=ttl)
         except OutOfStock as exc:
             raise CheckoutError(exc.message, code="out-of-stock") from exc
+        if choice.fulfilment == Fulfilment.DELIVERY:
+            _slot_book(order, choice, buyer=buyer, checkout=checkout)
         orders.append(order)
     orders_placed_record(orders=orders, actor=Actor.buyer(buyer), via=channel)
     clear()
@@ -602,6 +674,33 @@ def _place(
     )
     checkout.refresh_from_db()  # a 1-Click charge that succeeded has already placed it (signal)
     return PlaceResult(checkout, created=True, client_secret=start.client_secret)
+
+
+def _slot_book(order: Order, choice: FulfilmentChoice, *, buyer, checkout: Checkout) -> None:
+    """Take the order's place in its delivery slot: held until the card checkout expires (released
+    with the stock if the payment fails), confirmed at once when paid on delivery. A full or closed
+    slot, or an address outside the zone, aborts the whole checkout with the delivery app's message."""
+    lines = list(order.lines.all())
+    try:
+        booking = slot_book(
+            shop=order.shop,
+            code=choice.code,
+            reference=order.number,
+            address={**order.address, "email": buyer.email},
+            subtotal=order.subtotal,
+            weight_grams=sum(line.weight_grams * line.quantity for line in lines),
+            items=sum(line.quantity for line in lines),
+            hold_until=checkout.expires_at,
+            confirmed=order.payment_method == PaymentMethod.PAY_ON_PICKUP,
+        )
+    except DeliveryError as exc:
+        raise CheckoutError(exc.message, code=exc.code) from exc
+    if booking.fee != choice.fee:  # the shop changed its fee while this checkout was being placed
+        raise CheckoutError(
+            _("The delivery fee of %(shop)s changed to %(fee)s: check the new total and place the order again.")
+            % {"shop": order.shop.name, "fee": Money(booking.fee, order.currency).format(get_language())},
+            code="total-changed",
+        )
 
 
 def _payment_start(*, reference: str, buyer, amount: Money, method: str, saved_card=None):
@@ -913,17 +1012,44 @@ def checkout_payment_cancel_now(*, number: str) -> str:
 
 
 @transaction.atomic
-def one_click_settings_update(*, user, enabled: bool, address=None, card=None) -> OneClickSettings:
-    """Set the buyer's 1-Click defaults; the address and card must be the buyer's own."""
+def one_click_settings_update(
+    *, user, enabled: bool, address=None, card=None, fulfilment: str | None = None
+) -> OneClickSettings:
+    """Set the buyer's 1-Click defaults; the address and card must be the buyer's own. ``fulfilment``:
+    pickup, or delivery (the earliest open slot); None keeps the current choice."""
     if address is not None and address.user_id != user.pk:
         raise CheckoutError(_("Choose one of your own addresses."))
     if card is not None and card.user_id != user.pk:
         raise CheckoutError(_("Choose one of your own saved cards."))
+    if fulfilment is not None and fulfilment not in Fulfilment.values:
+        raise CheckoutError(_("Choose pickup or delivery as your 1-Click default."), code="fulfilment")
     config, _created = OneClickSettings.objects.select_for_update().get_or_create(user=user)
     config.enabled, config.address, config.card = bool(enabled), address, card
+    if fulfilment is not None:
+        config.fulfilment = fulfilment
     config.full_clean(exclude=["user", "address", "card"])
     config.save()
     return config
+
+
+def one_click_fulfilment(*, config: OneClickSettings, shop, address: dict, subtotal: Decimal, now=None) -> str:
+    """The fulfilment code 1-Click uses for ``shop``: with delivery as the default, the earliest
+    slot still open for the address, else pickup if the shop offers it; with pickup as the default,
+    pickup, else the earliest open slot. Neither: a message saying what to do."""
+    options = fulfilment_options(shop=shop, address=address, subtotal=subtotal, now=now)
+    slots = [option for option in options if option.fulfilment == Fulfilment.DELIVERY]
+    pickup = [option for option in options if option.fulfilment == Fulfilment.PICKUP]
+    preferred = slots + pickup if config.fulfilment == Fulfilment.DELIVERY else pickup + slots
+    if not preferred:
+        raise CheckoutError(
+            _(
+                "%(shop)s does not offer pickup, and has no delivery slot open for your 1-Click address today or "
+                "tomorrow: add it to your cart and choose at checkout."
+            )
+            % {"shop": shop.name},
+            code="no-fulfilment",
+        )
+    return preferred[0].code
 
 
 def one_click_key(*, config: OneClickSettings, variant: Variant) -> str:
@@ -945,17 +1071,23 @@ def one_click_buy(*, buyer, variant: Variant, quantity: int, idempotency_key: st
     line = CartLine(
         variant=variant, quantity=_quantity(quantity), unit_price=variant.price, currency=variant.shop.currency
     )
+    address = config.address.snapshot()
     result = _place(
         buyer=buyer,
         build_view=lambda: lines_view(lines=[line]),
         clear=lambda: None,
-        address=config.address.snapshot(),
+        address=address,
         payment_method=PaymentMethod.CARD,
         idempotency_key=idempotency_key,
         expected_total=None,
         channel=Channel.ONE_CLICK,
         saved_card=config.card,
         cancel_minutes=settings.ONE_CLICK_CANCEL_MINUTES,
+        fulfilments={
+            variant.shop_id: one_click_fulfilment(
+                config=config, shop=variant.shop, address=address, subtotal=line.unit_price * line.quantity
+            )
+        },
     )
     if result.created:
         OneClickSettings.objects.filter(pk=config.pk).update(nonce=F("nonce") + 1, updated_at=timezone.now())

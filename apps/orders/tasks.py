@@ -83,6 +83,14 @@ def warnings_scan_payment_failures_due() -> int | None:
     return warning.pk if warning else None
 
 
+@shared_task(name="orders.warnings_scan_delivery_late")
+def warnings_scan_delivery_late_due() -> int:
+    """Warn about orders still out for delivery after their slot ended (beat, every 5 minutes)."""
+    from .services_delivery import warnings_scan_delivery_late
+
+    return warnings_scan_delivery_late()
+
+
 @shared_task(
     bind=True,
     name="orders.warning_notify",

@@ -35,7 +35,7 @@ from apps.payments.selectors import (
 from apps.payments.services import payment_refresh, payment_resume
 
 from .errors import CartError, CheckoutError
-from .models import Checkout, PaymentMethod
+from .models import Checkout, Fulfilment, PaymentMethod
 from .receivers import CART_COUNT_SESSION_KEY, GUEST_CART_SESSION_KEY
 from .selectors import (
     cart_count,
@@ -49,6 +49,7 @@ from .selectors import (
     orders_for_buyer,
     payment_methods_for,
 )
+from .selectors_delivery import order_delivery_status
 from .selectors_documents import documents_for_order
 from .services import (
     cart_add,
@@ -162,12 +163,13 @@ def checkout_page(request):
                 "orders:checkout-pay" if placed.status == Checkout.Status.AWAITING_PAYMENT else "orders:checkout-done"
             )
             return redirect(target, number=placed.number)
-        result, errors = _place_from_form(request, cart, key)
-        if result is not None:
-            _remember_count(request, 0)
-            if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
-                return redirect("orders:checkout-pay", number=result.checkout.number)
-            return redirect("orders:checkout-done", number=result.checkout.number)
+        if not request.POST.get("refresh"):  # "Update options and total" only shows the page again
+            result, errors = _place_from_form(request, cart, key)
+            if result is not None:
+                _remember_count(request, 0)
+                if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
+                    return redirect("orders:checkout-pay", number=result.checkout.number)
+                return redirect("orders:checkout-done", number=result.checkout.number)
     # The page (first shown, or again with what went wrong): the cart read only now, so placing an
     # order reads it once, inside checkout_place.
     view = cart_view(cart=cart)
@@ -175,23 +177,43 @@ def checkout_page(request):
         messages.info(request, _("Your cart is empty."))
         return redirect("orders:cart")
     currency = next(iter(view.totals), None)
-    for group in view.groups:
-        group.fulfilment_options = fulfilment_options(shop=group.shop, address=None)
+    addresses = list(addresses_for_user(user=request.user))
+    data = request.POST if request.method == "POST" else request.GET
+    chosen_address = _int(data.get("address"))
+    address = next((a for a in addresses if a.pk == chosen_address), addresses[0] if addresses else None)
+    fees = _fulfilment_step(view, address=address.snapshot() if address else None, data=data)
+    total = view.totals.get(currency, Decimal("0")) + fees if currency else Decimal("0")
     return render(
         request,
         "orders/checkout.html",
         {
             "view": view,
-            "addresses": list(addresses_for_user(user=request.user)),
+            "addresses": addresses,
             "methods": payment_methods_for(view),
             "errors": errors,
             "currency": currency,
-            "total": view.totals.get(currency, Decimal("0")) if currency else Decimal("0"),
+            "total": total,
+            "delivery_fees": fees,
             "idempotency_key": uuid.uuid4().hex,
-            "chosen_address": _int(request.POST.get("address")) if request.method == "POST" else None,
-            "chosen_method": request.POST.get("payment_method") if request.method == "POST" else None,
+            "chosen_address": address.pk if address else None,
+            "chosen_method": data.get("payment_method") if request.method == "POST" else None,
         },
     )
+
+
+def _fulfilment_step(view, *, address: dict | None, data) -> Decimal:
+    """Each shop's ways to get the order to ``address`` (pickup, the delivery slots still open, with
+    their fee) on its group, with the one the buyer chose (or the first) marked; returns the fees of
+    the chosen ones, which the page's total (and so the expected total) includes."""
+    fees = Decimal("0")
+    for group in view.groups:
+        group.fulfilment_options = fulfilment_options(shop=group.shop, address=address, subtotal=group.subtotal)
+        wanted = data.get(f"fulfilment_{group.shop.pk}")
+        chosen = next((o for o in group.fulfilment_options if o.code == wanted), None)
+        chosen = chosen or (group.fulfilment_options[0] if group.fulfilment_options else None)
+        group.fulfilment_chosen = chosen.code if chosen else ""
+        fees += chosen.fee if chosen else Decimal("0")
+    return fees
 
 
 def _place_from_form(request, cart, key: str):
@@ -311,6 +333,10 @@ def order_list(request):
 @require_GET
 def order_page(request, number: str):
     order = order_get_for_buyer(buyer=request.user, number=number)
+    delivery = order_delivery_status(order=order)
+    if request.headers.get("HX-Request") and request.GET.get("part") == "delivery":
+        # htmx polls the delivery status while the order is on its way
+        return render(request, "orders/_delivery_status.html", {"order": order, "delivery": delivery})
     return render(
         request,
         "orders/order.html",
@@ -319,6 +345,7 @@ def order_page(request, number: str):
             "lines": list(order.lines.all()),
             "documents": documents_for_order(order=order),
             "timeline": order_timeline(order=order, audience="buyer"),
+            "delivery": delivery,
         },
     )
 
@@ -329,7 +356,8 @@ def order_page(request, number: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def one_click_settings(request):
-    """Set the 1-Click defaults in one place: address, saved card (pickup is the fulfilment for now)."""
+    """Set the 1-Click defaults in one place: address, saved card, and pickup or delivery (the earliest
+    open slot)."""
     config = one_click_settings_get(user=request.user)
     addresses = list(addresses_for_user(user=request.user))
     cards = list(saved_cards_for_user(user=request.user))
@@ -346,7 +374,11 @@ def one_click_settings(request):
         )
         try:
             one_click_settings_update(
-                user=request.user, enabled=request.POST.get("enabled") == "on", address=address, card=card
+                user=request.user,
+                enabled=request.POST.get("enabled") == "on",
+                address=address,
+                card=card,
+                fulfilment=request.POST.get("fulfilment") or None,
             )
         except CheckoutError as exc:
             messages.error(request, exc.message)
@@ -356,7 +388,13 @@ def one_click_settings(request):
     return render(
         request,
         "orders/one_click_settings.html",
-        {"config": config, "addresses": addresses, "cards": cards, "card_payments": payments_card_enabled()},
+        {
+            "config": config,
+            "addresses": addresses,
+            "cards": cards,
+            "card_payments": payments_card_enabled(),
+            "fulfilments": Fulfilment.choices,
+        },
     )
 
 

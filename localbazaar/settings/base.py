@@ -250,6 +250,9 @@ CELERY_BEAT_SCHEDULE = {
     "core-idempotency-records-purge": {"task": "core.idempotency_records_purge", "schedule": 3600.0},
     "orders-warnings-overdue": {"task": "orders.warnings_scan_overdue", "schedule": 300.0},
     "orders-warnings-payment-failures": {"task": "orders.warnings_scan_payment_failures", "schedule": 300.0},
+    "orders-warnings-delivery-late": {"task": "orders.warnings_scan_delivery_late", "schedule": 300.0},
+    "delivery-slot-bookings-expire": {"task": "delivery.slot_bookings_expire", "schedule": 60.0},
+    "delivery-runs-build-due": {"task": "delivery.runs_build_due", "schedule": 60.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .files import OrderFileDetailApi, OrderFileListCreateApi, OrderFileReportCsvApi
+from .logistics import LogisticsOrderBulkApi, LogisticsOrderDeliveredApi, LogisticsOrderFailedApi, LogisticsOrderListApi
 from .views import (
     OrderIntakeCreateApi,
     OrderIntakeDetailApi,
@@ -10,6 +11,14 @@ from .views import (
 )
 
 urlpatterns = [
+    path("logistics/orders", LogisticsOrderListApi.as_view(), name="logistics-order-list"),
+    path("logistics/orders/bulk", LogisticsOrderBulkApi.as_view(), name="logistics-order-bulk"),
+    path(
+        "logistics/orders/<str:number>/delivered",
+        LogisticsOrderDeliveredApi.as_view(),
+        name="logistics-order-delivered",
+    ),
+    path("logistics/orders/<str:number>/failed", LogisticsOrderFailedApi.as_view(), name="logistics-order-failed"),
     path("orders", OrderIntakeCreateApi.as_view(), name="order-create"),
     path("orders/files", OrderFileListCreateApi.as_view(), name="order-file-list"),
     path("orders/files/<int:file_id>", OrderFileDetailApi.as_view(), name="order-file-detail"),

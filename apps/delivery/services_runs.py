@@ -29,6 +29,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.core.services import email_send
+from apps.core.tasks_base import enqueue_on_commit
 
 from .errors import DeliveryError
 from .models import Courier, DeliveryRun, DeliverySlot, RunStop, SlotBooking
@@ -131,10 +132,25 @@ def _run_build(*, slot: DeliverySlot, date: Date, now: datetime | None) -> tuple
     for stop in added:
         stop.full_clean(exclude=["run", "booking"], validate_constraints=False)
     RunStop.objects.bulk_create(added)
-    for booking in new_bookings:
-        _email_buyer(booking, run, "delivery/email/run_built.txt", _("Your order %(number)s arrives %(window)s"))
-    _email_courier_sheet(run, updated=bool(kept))
+    # The buyers' and the courier's emails are written by a task after commit, not while the run is
+    # built (a run of 40 stops would otherwise spend most of its time rendering and queueing mail).
+    from .tasks import run_built_notify
+
+    enqueue_on_commit(run_built_notify, run_id=run.pk, booking_ids=[b.pk for b in new_bookings], updated=bool(kept))
     return run, len(added)
+
+
+def delivery_run_built_notify(*, run_id: int, booking_ids: list[int], updated: bool) -> int:
+    """Tell the buyers whose orders joined a run when it arrives, and send the courier the run sheet
+    (the task after a run is built). Returns how many buyers were written to."""
+    run = DeliveryRun.objects.select_related("shop", "slot", "courier").filter(pk=run_id).first()
+    if run is None:
+        return 0
+    bookings = list(SlotBooking.objects.filter(pk__in=booking_ids).order_by("pk"))
+    for booking in bookings:
+        _email_buyer(booking, run, "delivery/email/run_built.txt", _("Your order %(number)s arrives %(window)s"))
+    _email_courier_sheet(run, updated=updated)
+    return len(bookings)
 
 
 def delivery_runs_build_due(*, now: datetime | None = None) -> int:

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from .services import slot_bookings_expire
-from .services_runs import delivery_runs_build_due
+from .services_runs import delivery_run_built_notify, delivery_runs_build_due
 
 
 @shared_task(name="delivery.slot_bookings_expire")
@@ -19,3 +19,9 @@ def runs_build_due() -> int:
     zone (beat, every minute). Safe to run twice at once: a run is unique per slot and day, and
     its builder holds the slot's lock."""
     return delivery_runs_build_due()
+
+
+@shared_task(name="delivery.run_built_notify", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def run_built_notify(*, run_id: int, booking_ids: list[int], updated: bool) -> int:
+    """Email the buyers of a newly built (or grown) run and its courier's run sheet."""
+    return delivery_run_built_notify(run_id=run_id, booking_ids=booking_ids, updated=updated)

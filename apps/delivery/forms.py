@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import DeliverySlot
 from .services import SLOT_CAPACITY_MAX
@@ -53,7 +54,10 @@ class DeliveryZoneForm(forms.Form):
 
 class DeliverySlotForm(forms.Form):
     weekday = forms.TypedChoiceField(label=_("Weekday"), choices=DeliverySlot.Weekday.choices, coerce=int)
-    starts = forms.TimeField(label=_("From"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    starts = forms.TimeField(
+        label=pgettext_lazy("start of a time window", "From"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
     ends = forms.TimeField(label=_("Until"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     cutoff = forms.TimeField(
         label=_("Order by"),
@@ -77,4 +81,4 @@ class CourierForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     phone = forms.CharField(label=_("Phone"), max_length=32)
     email = forms.EmailField(label=_("Email"), required=False, help_text=_("Run sheets are emailed here."))
-    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    active = forms.BooleanField(label=pgettext_lazy("a courier who works", "Active"), required=False, initial=True)

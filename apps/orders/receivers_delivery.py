@@ -28,4 +28,4 @@ def slot_follows_order_status(sender, order, to_status, **kwargs) -> None:
         return
     from .services_delivery import order_slot_follow_status
 
-    order_slot_follow_status(order=order, to_status=to_status)
+    order_slot_follow_status(order=order, to_status=to_status, from_status=kwargs.get("from_status", ""))

@@ -38,10 +38,14 @@ RELEASING = {states.S.CANCELLED: "order cancelled", states.S.PAYMENT_FAILED: "pa
 # --- the slot follows the payment ---------------------------------------------------------------------
 
 
-def order_slot_follow_status(*, order: Order, to_status: str) -> SlotBooking | None:
+# Refunded in full before it left the shop: the order will not be delivered, its place goes back.
+NOT_YET_OUT = frozenset({states.S.PAID, states.S.CONFIRMED, states.S.ACCEPTED, states.S.PACKED})
+
+
+def order_slot_follow_status(*, order: Order, to_status: str, from_status: str = "") -> SlotBooking | None:
     """Keep a delivery order's slot booking in step with its status (called on every status change,
     inside its transaction): paid → the held place is confirmed; payment failed (the checkout expired)
-    or cancelled → the place is released, as the stock is.
+    or cancelled, or refunded in full before it left the shop → the place is released.
 
     A payment that arrives after the hold was released takes a place in the same slot again if
     there is still one; if not, the order's timeline says so, for the shop to arrange the delivery."""
@@ -49,6 +53,8 @@ def order_slot_follow_status(*, order: Order, to_status: str) -> SlotBooking | N
         return None
     if to_status in RELEASING:
         return slot_booking_release(reference=order.number, reason=RELEASING[to_status])
+    if to_status == states.S.REFUNDED and from_status in NOT_YET_OUT:
+        return slot_booking_release(reference=order.number, reason="order refunded in full")
     if to_status not in (states.S.PAID, states.S.CONFIRMED):
         return None
     booking = slot_booking_confirm(reference=order.number)

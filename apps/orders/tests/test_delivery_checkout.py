@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.services import address_create
 from apps.accounts.tests.factories import UserFactory
+from apps.core.money import Money
 from apps.delivery.models import DeliveryRun, SlotBooking
 from apps.delivery.services_runs import delivery_run_build, delivery_run_start
 from apps.delivery.tests.factories import CourierFactory, DeliverySlotFactory, DeliveryZoneFactory, delivering_shop
@@ -35,7 +36,7 @@ from apps.orders.services import (
 )
 from apps.orders.services_delivery import warnings_scan_delivery_late
 from apps.payments.selectors import payment_get_by_reference
-from apps.payments.services import payment_refresh
+from apps.payments.services import payment_collect, payment_refresh
 from apps.payments.tests.test_stripe_integration import save_card
 from apps.shops.tests.factories import ShopFactory
 
@@ -310,6 +311,24 @@ def test_cancelling_an_order_releases_its_slot(shop, buyer):
 
     order_transition(order=order, to=Order.Status.CANCELLED, actor=staff_actor(), reason="buyer phoned")
 
+    assert SlotBooking.objects.get(reference=order.number).status == "released"
+
+
+def test_refunding_an_order_in_full_before_it_leaves_releases_its_slot(shop, buyer, fake_stripe):
+    """Refunded in full while still at the shop, the order will not be delivered: its place goes
+    back (an order refunded after it went out keeps its booking: the run carried it)."""
+    from apps.orders.services import order_refund
+
+    user, address = buyer
+    slot, day = tomorrow_slot(shop)
+    variant = stocked_variant(shop=shop, price="30.00")
+    order = place(user, address, variant, fulfilment=code(slot, day), key="r1").checkout.orders.get()
+    order_payment = payment_get_by_reference(reference=order.number)
+    payment_collect(payment=order_payment, actor=None)  # paid to the courier ahead, say
+    order.refresh_from_db()
+    order_refund(order=order, amount=Money(order.total, order.currency), reason="out of stock after all")
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
     assert SlotBooking.objects.get(reference=order.number).status == "released"
 
 

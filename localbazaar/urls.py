@@ -16,6 +16,7 @@ api_v1 = [
     path("", include(("apps.catalog.api.urls", "catalog"))),
     path("", include(("apps.inventory.api.urls", "inventory"))),
     path("", include(("apps.orders.api.urls", "orders"))),
+    path("", include(("apps.messaging.api.urls", "messaging"))),
 ]
 
 urlpatterns = [
@@ -31,6 +32,9 @@ urlpatterns = [
     path("sell/<slug:shop_slug>/orders/", include(("apps.orders.urls_seller", "orders_seller"))),
     path("sell/<slug:shop_slug>/delivery/board/", include(("apps.delivery.urls_board", "delivery_board"))),
     path("sell/<slug:shop_slug>/delivery/", include(("apps.delivery.urls_seller", "delivery_seller"))),
+    path("sell/<slug:shop_slug>/messages/", include(("apps.messaging.urls_seller", "messaging_seller"))),
+    path("messages/unsubscribe/", include(("apps.messaging.urls_unsubscribe", "messaging_unsubscribe"))),
+    path("messages/", include(("apps.messaging.urls_buyer", "messaging"))),
     path("sell/", include("apps.shops.urls")),
     path("", include(("apps.orders.urls", "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -39,6 +43,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("backoffice/", backoffice_home, name="backoffice"),
     path("backoffice/orders/", include(("apps.orders.urls_backoffice", "orders_backoffice"))),
+    path("backoffice/messages/", include(("apps.messaging.urls_backoffice", "messaging_backoffice"))),
     path("api/v1/", include((api_v1, "api"))),
 ]
 

@@ -31,6 +31,8 @@ from apps.core.money import Money
 from apps.delivery.models import Courier, DeliveryRun, DeliverySlot
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
+from apps.messaging.models import BuyerBlock, Message
+from apps.messaging.services import conversation_start
 from apps.orders.services import cart_add, cart_get_or_create, checkout_place
 from apps.orders.services_documents import credit_note_issue
 from apps.orders.tests.factories import buyer_with_address, stocked_variant
@@ -124,6 +126,18 @@ KNOWN_SHOP_ROUTES = {
     "delivery_board:board",
     "delivery_board:start",
     "delivery_board:sheet",
+    "messaging_seller:inbox",
+    "messaging_seller:unread-count",
+    "messaging_seller:conversation",
+    "messaging_seller:new-messages",
+    "messaging_seller:reply",
+    "messaging_seller:assign",
+    "messaging_seller:archive",
+    "messaging_seller:block",
+    "messaging_seller:report",
+    "messaging_seller:notifications",
+    "messaging_seller:blocked",
+    "messaging_seller:unblock",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -229,6 +243,15 @@ def objects_in(shop) -> dict[str, int]:
         shop=shop, slot=delivery_slot, date=date(2025, 3, 10), courier=courier, built_at=timezone.now()
     )
     order = _order_in(shop)
+    conversation = conversation_start(buyer=order.buyer, shop=shop, order=order, body="Where is my order?")
+    picture = Message.objects.create(
+        conversation=conversation,
+        side="buyer",
+        sender=order.buyer,
+        attachment=_png("parcel.png"),
+        created_at=timezone.now(),
+    )
+    buyer_block = BuyerBlock.objects.create(shop=shop, buyer=buyer_with_address()[0], reason="sweep")
     # Its invoice, and a credit note (the documents' pages name credit notes by id).
     credit_note = credit_note_issue(
         order=order, refund_reference=f"sweep-{shop.pk}", amount=Money(Decimal("1.00"), order.currency), reason="sweep"
@@ -251,6 +274,9 @@ def objects_in(shop) -> dict[str, int]:
         "slot_id": delivery_slot.pk,
         "courier_id": courier.pk,
         "run_id": run.pk,
+        "conversation_id": conversation.pk,
+        "message_id": picture.pk,
+        "block_id": buyer_block.pk,
     }
 
 
@@ -399,4 +425,8 @@ def test_own_shop_routes_are_reachable(client, two_shops):
         "inventory_seller:alerts",
         "orders_seller:list",
         "orders_seller:detail",
+        "messaging_seller:inbox",
+        "messaging_seller:conversation",
+        "messaging_seller:new-messages",
+        "messaging_seller:blocked",
     } <= ok

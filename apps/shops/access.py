@@ -28,6 +28,7 @@ SCOPE_PERMS: dict[str, frozenset[Perm]] = {
     ApiScope.STOCK: frozenset({Perm.STOCK_VIEW, Perm.STOCK_ADJUST}),
     ApiScope.ORDERS: frozenset({Perm.ORDERS_VIEW, Perm.ORDERS_FULFIL, Perm.ORDERS_MANAGE}),
     ApiScope.LOGISTICS: frozenset({Perm.ORDERS_VIEW, Perm.ORDERS_FULFIL}),
+    ApiScope.MESSAGES: frozenset({Perm.MESSAGES_VIEW, Perm.MESSAGES_REPLY}),
 }
 
 

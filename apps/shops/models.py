@@ -188,6 +188,7 @@ class ApiScope(models.TextChoices):
     STOCK = "stock", _("Stock")
     ORDERS = "orders", _("Orders")
     LOGISTICS = "logistics", _("Logistics")
+    MESSAGES = "messages", _("Messages")
 
 
 class ApiKey(TimeStampedModel):

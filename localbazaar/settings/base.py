@@ -55,6 +55,7 @@ LOCAL_APPS = [
     "apps.payments",
     "apps.delivery",
     "apps.orders",
+    "apps.messaging",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.site",
                 "apps.orders.panels.cart_context",
+                "apps.messaging.nav_seller.seller_inbox_link",
             ],
         },
     }
@@ -253,6 +255,7 @@ CELERY_BEAT_SCHEDULE = {
     "orders-warnings-delivery-late": {"task": "orders.warnings_scan_delivery_late", "schedule": 300.0},
     "delivery-slot-bookings-expire": {"task": "delivery.slot_bookings_expire", "schedule": 60.0},
     "delivery-runs-build-due": {"task": "delivery.runs_build_due", "schedule": 60.0},
+    "messaging-notifications-sweep": {"task": "messaging.notifications_sweep", "schedule": 300.0},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -394,6 +397,15 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 # The home page's "New" and category shelves are the same for every visitor without a location:
 # they are cached this long (seconds) per language. New products appear within this delay.
 HOME_CACHE_SECONDS = env.int("HOME_CACHE_SECONDS", default=60)
+# Messaging: a message still unread this long (seconds) emails the other side, once per quiet period.
+MESSAGING_NOTIFY_AFTER_SECONDS = env.int("MESSAGING_NOTIFY_AFTER_SECONDS", default=900)
+# Messaging: message images (JPEG, PNG, WebP) up to this size; at most COUNT messages per PERIOD from
+# one sender ("20/10m"; units s, m, h, d); a message can be edited by its sender for this long.
+MESSAGING_IMAGE_MAX_BYTES = env.int("MESSAGING_IMAGE_MAX_BYTES", default=5_000_000)
+MESSAGING_RATE_LIMIT = env("MESSAGING_RATE_LIMIT", default="20/10m")
+MESSAGING_EDIT_WINDOW_SECONDS = env.int("MESSAGING_EDIT_WINDOW_SECONDS", default=300)
+# The buyer's unread count in the header is cached this long (seconds); sending and reading drop it.
+MESSAGING_UNREAD_CACHE_SECONDS = env.int("MESSAGING_UNREAD_CACHE_SECONDS", default=30)
 
 # --- Payments -------------------------------------------------------------------------------------
 # Stripe keys come only from the environment. Without STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY

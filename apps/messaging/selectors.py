@@ -115,6 +115,26 @@ def messages_for_conversation(*, conversation: Conversation, after_id: int | Non
     return qs.order_by("created_at", "id")
 
 
+THREAD_WINDOW = 50  # a thread page shows the latest messages; earlier ones on demand
+
+
+def thread_latest(*, conversation: Conversation, show_all: bool = False) -> tuple[list[Message], int]:
+    """The thread as a page shows it, oldest first: the latest ``THREAD_WINDOW`` messages (all of
+    them with ``show_all``), and how many earlier ones are left out. Two queries at most."""
+    if show_all:
+        return list(messages_for_conversation(conversation=conversation)), 0
+    latest = list(
+        Message.objects.filter(conversation=conversation)
+        .select_related("sender")
+        .order_by("-created_at", "-id")[: THREAD_WINDOW + 1]
+    )
+    if len(latest) <= THREAD_WINDOW:
+        return latest[::-1], 0
+    latest = latest[:THREAD_WINDOW]
+    earlier = Message.objects.filter(conversation=conversation, pk__lt=latest[-1].pk).count()
+    return latest[::-1], earlier
+
+
 def unread_count_for_buyer(*, user) -> int:
     """How many of the buyer's conversations have messages the buyer has not read (one query)."""
     return Conversation.objects.filter(buyer=user).filter(_unread_q(Side.BUYER)).count()

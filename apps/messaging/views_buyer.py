@@ -30,6 +30,7 @@ from .selectors import (
     message_is_read,
     messages_for_conversation,
     own_messages_newly_read,
+    thread_latest,
     unread_count_for_buyer_cached,
 )
 from .services import (
@@ -61,10 +62,12 @@ def _decorate(messages_list: list[Message], conversation, user) -> list[Message]
 
 
 def _thread_context(request, conversation, *, form=None) -> dict:
-    thread = _decorate(list(messages_for_conversation(conversation=conversation)), conversation, request.user)
+    latest, earlier_count = thread_latest(conversation=conversation, show_all=request.GET.get("all") == "1")
+    thread = _decorate(latest, conversation, request.user)
     return {
         "conversation": conversation,
         "thread": thread,
+        "earlier_count": earlier_count,
         "form": form or MessageForm(),
         **_thread_parts(conversation, thread[-1].pk if thread else 0, _last_read_own(thread)),
     }

@@ -35,6 +35,7 @@ from .selectors import (
     message_is_read,
     messages_for_conversation,
     own_messages_newly_read,
+    thread_latest,
     unread_count_for_shop,
 )
 from .selectors_seller import (
@@ -132,7 +133,7 @@ def unread_count(request):
 
 def _conversation_page(request, conversation: Conversation, *, body: str = "", reply_error: str = ""):
     can_reply = principal_allows(request.membership, Perm.MESSAGES_REPLY)
-    thread = list(messages_for_conversation(conversation=conversation))
+    thread, earlier_count = thread_latest(conversation=conversation, show_all=request.GET.get("all") == "1")
     for message in thread:
         message.is_read = message_is_read(message, conversation)
     return render(
@@ -143,6 +144,7 @@ def _conversation_page(request, conversation: Conversation, *, body: str = "", r
             "membership": request.membership,
             "conversation": conversation,
             "thread": thread,
+            "earlier_count": earlier_count,
             "viewer_side": Side.SHOP,
             "poll_url": _poll_url(request, conversation, thread[-1].pk if thread else 0, _last_read_own(thread)),
             "poll_seconds": THREAD_REFRESH_SECONDS,

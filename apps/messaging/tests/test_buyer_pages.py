@@ -313,3 +313,35 @@ def test_pages_pay_no_query_for_the_badge_and_it_is_for_signed_in_buyers(client,
     client.force_login(conversation.buyer)
     client.get(badge_url)  # the session's user is loaded once
     assert client.get(badge_url).content.decode() == " (1)"
+
+
+def test_a_long_thread_shows_its_latest_messages_and_the_rest_on_demand(client, django_assert_max_num_queries):
+    """A thread of 60 messages opens on the latest 50 with "Show 10 earlier messages"; that link shows
+    them all. The page's queries do not grow with the thread."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.messaging.models import Message
+
+    conversation = conversation_with(body="message 0")
+    start = timezone.now() - timedelta(hours=2)
+    Message.objects.bulk_create(
+        Message(
+            conversation=conversation,
+            sender=conversation.buyer,
+            side=Side.BUYER,
+            body=f"message {i}",
+            created_at=start + timedelta(minutes=i),
+        )
+        for i in range(1, 60)
+    )
+    Message.objects.filter(conversation=conversation, body="message 0").update(created_at=start)
+    client.force_login(conversation.buyer)
+    url = reverse("messaging:thread", args=[conversation.pk])
+    with django_assert_max_num_queries(12):
+        page = client.get(url).content.decode()
+    assert page.count('class="message ') == 50 and "Show 10 earlier messages" in page
+    assert "message 59" in page and "message 9<" not in page
+    everything = client.get(url, {"all": "1"}).content.decode()
+    assert everything.count('class="message ') == 60 and "earlier messages" not in everything

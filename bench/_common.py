@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -236,3 +237,24 @@ def run_django_script(
         raise RuntimeError(f"{what} failed (exit {proc.returncode})")
     print(f"  {what}: ok ({time.monotonic() - started:.1f} s)", flush=True)
     return result
+
+
+def fresh_database(url: str) -> None:
+    """Drop (if there) and create the benchmark's own PostgreSQL database named in URL."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    print(f"  database {name}: made afresh", flush=True)
+
+
+def reset_redis(url: str) -> None:
+    """Empty the benchmark's own Redis database (cache and queued tasks of earlier runs)."""
+    import redis
+
+    redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import PROJECT_DIR, env_float, env_int, run_checked, run_django_script
+from _common import PROJECT_DIR, env_float, env_int, fresh_database, reset_redis, run_checked, run_django_script
 
 DATABASE_URL = os.environ.get(
     "BENCH_DELIVERY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/localbazaar_delivery_bench"
@@ -67,7 +67,6 @@ def queued_messages(url: str) -> int:
 
 
 def run() -> dict[str, float]:
-    from orders import fresh_database, reset_redis
 
     duration = env_float("BENCH_DURATION", 10)
     warmup = env_float("BENCH_WARMUP", 2)

@@ -29,14 +29,15 @@ from _common import (
     Gunicorn,
     env_float,
     env_int,
+    fresh_database,
     require_wrk,
+    reset_redis,
     run_checked,
     run_django_script,
     tail,
     wrk,
 )
 from _wrk_urls import wrk_urls
-from orders import fresh_database
 from web import hello_env
 from web import site_env as web_site_env
 
@@ -91,9 +92,7 @@ def run() -> dict[str, float]:
 
     print("Preparing (production settings, PostgreSQL, Redis):", flush=True)
     fresh_database(DATABASE_URL)
-    import redis
-
-    redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).flushdb()
+    reset_redis(REDIS_URL)
     env = site_env()
     manage = [sys.executable, str(PROJECT_DIR / "manage.py")]
     run_checked([*manage, "migrate", "--noinput"], env, "migrate")

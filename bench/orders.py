@@ -34,7 +34,6 @@ import uuid
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from _common import (
     LOOPBACK,
@@ -43,6 +42,8 @@ from _common import (
     Gunicorn,
     env_float,
     env_int,
+    fresh_database,
+    reset_redis,
     run_checked,
     run_django_script,
     stop_process_group,
@@ -56,25 +57,6 @@ REDIS_URL = os.environ.get("BENCH_ORDERS_REDIS_URL", "redis://127.0.0.1:6379/12"
 TARGET_ORDERS_PER_S = 500 * 20 / 60  # 20 x the old system's peak of 500 orders a minute
 FINAL = ("done", "rejected", "dead_letter")
 DATASET_SCRIPT = "_orders_dataset.py"
-
-
-def fresh_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    print(f"  database {name}: made afresh", flush=True)
-
-
-def reset_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()
 
 
 def site_env() -> dict[str, str]:

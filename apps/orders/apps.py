@@ -56,3 +56,9 @@ class OrdersConfig(AppConfig):
         delivery_run_started.connect(delivery_run_started_received, dispatch_uid="orders.delivery.run_started")
         delivery_stop_done.connect(delivery_stop_done_received, dispatch_uid="orders.delivery.stop_done")
         order_status_changed.connect(slot_follows_order_status, dispatch_uid="orders.delivery.slot_follows_status")
+
+        from .receivers_loyalty import loyalty_follows_refund, loyalty_follows_status, loyalty_on_order_placed
+
+        order_status_changed.connect(loyalty_follows_status, dispatch_uid="orders.loyalty.follows_status")
+        order_placed.connect(loyalty_on_order_placed, dispatch_uid="orders.loyalty.on_placed")
+        order_refunded.connect(loyalty_follows_refund, dispatch_uid="orders.loyalty.follows_refund")

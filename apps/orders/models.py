@@ -127,12 +127,26 @@ class Checkout(TimeStampedModel):
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     address = models.JSONField(_("address"), default=dict, blank=True)
     expires_at = models.DateTimeField(_("pay before"), null=True, blank=True)
+    # Loyalty points the buyer spent on it and what they were worth: the card is charged the rest.
+    points_used = models.PositiveIntegerField(_("points used"), default=0)
+    points_value = models.DecimalField(_("paid with points"), max_digits=12, decimal_places=2, default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("checkout")
         verbose_name_plural = _("checkouts")
-        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="checkout_total_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="checkout_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(points_value__gte=0, points_value__lte=models.F("total")),
+                name="checkout_points_within_total",
+            ),
+        ]
+
+    @property
+    def amount_due(self):
+        """What the buyer pays in money (the total less the points they used)."""
+        return self.total - self.points_value
 
     def __str__(self) -> str:
         return self.number
@@ -171,6 +185,11 @@ class Order(TimeStampedModel):
     delivery_fee = models.DecimalField(_("delivery fee"), max_digits=12, decimal_places=2, default=0)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     amount_refunded = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, default=0)
+    # Loyalty points paid part of ``total`` (the platform funds them; the shop is owed the whole
+    # total); ``points_returned`` came back to the buyer with refunds or cancellation.
+    points_used = models.PositiveIntegerField(_("points used"), default=0)
+    points_value = models.DecimalField(_("paid with points"), max_digits=12, decimal_places=2, default=0)
+    points_returned = models.PositiveIntegerField(_("points given back"), default=0)
     address = models.JSONField(_("address"), default=dict, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True, default="")
     placed_at = models.DateTimeField(_("placed"))
@@ -196,6 +215,14 @@ class Order(TimeStampedModel):
                 condition=Q(amount_refunded__gte=0, amount_refunded__lte=models.F("total")),
                 name="order_refund_within_total",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    points_value__gte=0,
+                    points_value__lte=models.F("total"),
+                    points_returned__lte=models.F("points_used"),
+                ),
+                name="order_points_within_total",
+            ),
             models.UniqueConstraint(
                 fields=["shop", "channel", "external_ref"],
                 condition=~Q(external_ref=""),
@@ -205,6 +232,11 @@ class Order(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def amount_due(self):
+        """What the buyer pays in money (the total less the points they used)."""
+        return self.total - self.points_value
 
     @property
     def contact_email(self) -> str:
@@ -316,6 +348,8 @@ class OneClickSettings(TimeStampedModel):
         "payments.SavedCard", verbose_name=_("card"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     fulfilment = models.CharField(_("fulfilment"), max_length=12, choices=Fulfilment.choices, default=Fulfilment.PICKUP)
+    # Spend loyalty points automatically (as many as the order takes) on every 1-Click order.
+    use_points = models.BooleanField(_("use my points automatically"), default=False)
     nonce = models.PositiveIntegerField(default=0)
 
     class Meta:

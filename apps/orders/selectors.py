@@ -285,10 +285,13 @@ def order_status_counts(*, shop) -> dict[str, int]:
 
 
 def order_money_taken(*, order: Order) -> bool:
-    """Whether the buyer has paid the order: by card, or at the counter for pay on pickup."""
+    """Whether the buyer has paid the order: by card, at the counter for pay on pickup, or all of it
+    with loyalty points."""
     from apps.payments.selectors import payment_get_by_reference
     from apps.payments.services import PAID
 
+    if order.points_used and order.points_value >= order.total:
+        return True  # paid in full with loyalty points when it was placed
     if order.payment_method == PaymentMethod.PAY_ON_PICKUP or order.checkout_id is None:
         reference = order.number
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,6 +38,17 @@ from apps.inventory.services import (
     stock_return,
     stock_sell,
 )
+from apps.loyalty.errors import LoyaltyError
+from apps.loyalty.services import (
+    RedemptionPart,
+    points_allocate,
+    points_available_locked,
+    points_max,
+    points_parse,
+    points_redeem,
+    redemption_return,
+)
+from apps.loyalty.units import points_to_money
 from apps.payments.errors import PaymentError
 from apps.payments.services import payment_refund, payment_start, payout_record_refund, payout_record_sale
 
@@ -519,8 +530,12 @@ def checkout_place(
     channel: str = Channel.WEB,
     saved_card=None,
     fulfilments: dict[int, str] | None = None,
+    points=0,
 ) -> PlaceResult:
     """Place the cart: one checkout, one order per shop, stock reserved per order.
+
+    ``points``: loyalty points to pay part of the total with (a number as typed; refused with a
+    clear message when negative, not whole, more than the balance or worth more than the total).
 
     Pay on pickup sells the stock at once (orders CONFIRMED). Card leaves the orders awaiting
     payment with their stock held until ``checkout.expires_at``. Raises :class:`CheckoutError`
@@ -542,6 +557,7 @@ def checkout_place(
         channel=channel,
         saved_card=saved_card,
         fulfilments=fulfilments,
+        points=points,
     )
 
 
@@ -558,6 +574,8 @@ def _place(
     saved_card,
     cancel_minutes: int | None = None,
     fulfilments: dict[int, str] | None = None,
+    points=0,
+    all_points: bool = False,
 ) -> PlaceResult:
     if not idempotency_key or len(idempotency_key) > 80:
         raise CheckoutError(_("This order form has expired: reload the page."), code="idempotency-key")
@@ -576,6 +594,16 @@ def _place(
     currency, total, chosen = _check_cart(
         view, payment_method=payment_method, expected_total=expected_total, address=address, fulfilments=fulfilments
     )
+    groups = sorted(view.groups, key=lambda g: g.shop.pk)
+    group_totals = [group.subtotal + chosen[group.shop.pk].fee for group in groups]
+    try:
+        if all_points:  # 1-Click's "use my points automatically": as many as the order takes
+            points = points_max(balance=points_available_locked(user=buyer), currency=currency, total=total)
+        points = points_parse(points)
+        shares = points_allocate(points=points, currency=currency, totals=group_totals)
+    except LoyaltyError as exc:
+        raise CheckoutError(exc.message, code=exc.code) from exc
+    points_value = points_to_money(points, currency).amount
     now = timezone.now()
     ttl = timedelta(seconds=settings.INVENTORY_RESERVATION_TTL_SECONDS)
     checkout = Checkout(
@@ -591,6 +619,8 @@ def _place(
         total=total,
         address=address,
         expires_at=None if payment_method == PaymentMethod.PAY_ON_PICKUP else now + ttl,
+        points_used=points,
+        points_value=points_value,
     )
     # The database enforces the unique number and key and the constraints (IntegrityError below).
     checkout.full_clean(exclude=["buyer"], validate_unique=False, validate_constraints=False)
@@ -605,7 +635,7 @@ def _place(
     orders = []
     # Shops in one fixed order (then items by primary key inside stock_reserve): two checkouts of
     # overlapping shops lock stock in the same order and never deadlock.
-    for group in sorted(view.groups, key=lambda g: g.shop.pk):
+    for group, order_points in zip(groups, shares, strict=True):
         choice = chosen[group.shop.pk]
         order = Order.objects.create(
             number=_number("LB"),
@@ -622,6 +652,8 @@ def _place(
             subtotal=group.subtotal,
             delivery_fee=choice.fee,
             total=group.subtotal + choice.fee,
+            points_used=order_points,
+            points_value=points_to_money(order_points, currency).amount,
             address=address,
             placed_at=now,
             status_changed_at=now,
@@ -655,20 +687,37 @@ def _place(
         if choice.fulfilment == Fulfilment.DELIVERY:
             _slot_book(order, choice, buyer=buyer, checkout=checkout)
         orders.append(order)
+    if points:
+        try:
+            points_redeem(
+                user=buyer,
+                checkout=checkout.number,
+                currency=currency,
+                parts=[RedemptionPart(o.number, o.points_used, o.total) for o in orders],
+            )
+        except LoyaltyError as exc:
+            raise CheckoutError(exc.message, code=exc.code) from exc
     orders_placed_record(orders=orders, actor=Actor.buyer(buyer), via=channel)
     clear()
     if payment_method == PaymentMethod.PAY_ON_PICKUP:
         for order in orders:
             _order_email(order)
-            # Each shop takes its own part at its counter: one payment per order.
-            _payment_start(
-                reference=order.number, buyer=buyer, amount=Money(order.total, currency), method=payment_method
-            )
+            if order.amount_due > 0:
+                # Each shop takes its own part at its counter: one payment per order.
+                _payment_start(
+                    reference=order.number, buyer=buyer, amount=Money(order.amount_due, currency), method=payment_method
+                )
+            else:  # paid in full with points: nothing to take at the counter
+                payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, currency))
+        return PlaceResult(checkout, created=True)
+    if checkout.amount_due == 0:  # paid in full with points: no card to charge
+        checkout_paid(number=checkout.number)
+        checkout.refresh_from_db()
         return PlaceResult(checkout, created=True)
     start = _payment_start(
         reference=checkout.number,
         buyer=buyer,
-        amount=Money(total, currency),
+        amount=Money(checkout.amount_due, currency),
         method=payment_method,
         saved_card=saved_card,
     )
@@ -904,25 +953,42 @@ def order_refund(
             % {"left": Money(left, order.currency).format(get_language()), "number": order.number},
             code="refund-amount",
         )
-    payment = _payment_of(order)
-    if payment is None:
+    points_back, money = refund_split(order=order, amount=amount.amount)
+    payment = _payment_of(order) if money > 0 else None
+    if money > 0 and payment is None:
         raise CheckoutError(_("Order %(number)s has no payment to refund.") % {"number": order.number})
     # Recorded before the payment is refunded, so the payments app's signal knows it is ours.
     OrderRefund.objects.create(order=order, reference=reference, amount=amount.amount, reason=reason, actor=actor)
-    try:
-        payment_refund(payment=payment, amount=amount, reason=reason, reference=reference, actor=actor)
-    except PaymentError as exc:
-        raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
+    if money > 0:
+        try:
+            payment_refund(
+                payment=payment, amount=Money(money, order.currency), reason=reason, reference=reference, actor=actor
+            )
+        except PaymentError as exc:
+            raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
+    if points_back:
+        order.points_returned += redemption_return(
+            reference=order.number,
+            points=points_back,
+            reason=_("Refund on order %(number)s") % {"number": order.number},
+        )
     payout_record_refund(shop=order.shop, reference=order.number, amount=amount, refund_key=reference)
     order.amount_refunded += amount.amount
-    order.save(update_fields=["amount_refunded", "updated_at"])
+    order.save(update_fields=["amount_refunded", "points_returned", "updated_at"])
+    split = {"money": str(money), "points_returned": points_back} if order.points_used else {}
     order_event_record(
         order=order,
         kind=OrderEvent.Kind.REFUND,
         actor=Actor.buyer(actor) if actor is not None and actor.pk == order.buyer_id else _refund_actor(actor),
         reason=reason,
         via=via,
-        data={**(details or {}), "amount": str(amount.amount), "currency": order.currency, "reference": reference},
+        data={
+            **(details or {}),
+            "amount": str(amount.amount),
+            "currency": order.currency,
+            "reference": reference,
+            **split,
+        },
     )
     order_refunded.send(sender=Order, order=order, amount=amount, reference=reference, reason=reason)
     _refund_status_follow(order, via=via)
@@ -946,6 +1012,31 @@ def order_refund(
         order.restocked = True
         order.save(update_fields=["restocked", "updated_at"])
     return order
+
+
+def refund_split(*, order: Order, amount: Decimal) -> tuple[int, Decimal]:
+    """How a refund of ``amount`` on ``order`` goes back: (loyalty points, money to the card or
+    counter). Points come back in the share they paid of the order (whole points), the refund that
+    empties the order gives back all that is left of both, and neither part ever exceeds what is
+    left of it."""
+    if not order.points_used:
+        return 0, amount
+    unit = order.points_value / order.points_used
+    points_left = order.points_used - order.points_returned
+    money_left = max(Decimal(0), order.amount_due - (order.amount_refunded - order.points_returned * unit))
+    if amount >= order.total - order.amount_refunded:
+        points = points_left
+    else:
+        share = (amount * order.points_used / order.total).to_integral_value(rounding=ROUND_HALF_UP)
+        points = min(points_left, int(share))
+    money = amount - points * unit
+    if money > money_left:  # the money is all given back already: the rest comes back as points
+        points = min(points_left, int(((amount - money_left) / unit).to_integral_value(rounding=ROUND_CEILING)))
+        money = amount - points * unit
+    if money < 0:  # a refund smaller than a point's worth, on an order paid with points only
+        points = min(points_left, int((amount / unit).to_integral_value(rounding=ROUND_CEILING)))
+        money = max(Decimal(0), amount - points * unit)
+    return points, money
 
 
 def _refund_actor(user) -> Actor:
@@ -1013,10 +1104,17 @@ def checkout_payment_cancel_now(*, number: str) -> str:
 
 @transaction.atomic
 def one_click_settings_update(
-    *, user, enabled: bool, address=None, card=None, fulfilment: str | None = None
+    *,
+    user,
+    enabled: bool,
+    address=None,
+    card=None,
+    fulfilment: str | None = None,
+    use_points: bool | None = None,
 ) -> OneClickSettings:
     """Set the buyer's 1-Click defaults; the address and card must be the buyer's own. ``fulfilment``:
-    pickup, or delivery (the earliest open slot); None keeps the current choice."""
+    pickup, or delivery (the earliest open slot); None keeps the current choice. ``use_points``: spend
+    loyalty points automatically on 1-Click orders (None keeps the current choice)."""
     if address is not None and address.user_id != user.pk:
         raise CheckoutError(_("Choose one of your own addresses."))
     if card is not None and card.user_id != user.pk:
@@ -1027,6 +1125,8 @@ def one_click_settings_update(
     config.enabled, config.address, config.card = bool(enabled), address, card
     if fulfilment is not None:
         config.fulfilment = fulfilment
+    if use_points is not None:
+        config.use_points = bool(use_points)
     config.full_clean(exclude=["user", "address", "card"])
     config.save()
     return config
@@ -1083,6 +1183,7 @@ def one_click_buy(*, buyer, variant: Variant, quantity: int, idempotency_key: st
         channel=Channel.ONE_CLICK,
         saved_card=config.card,
         cancel_minutes=settings.ONE_CLICK_CANCEL_MINUTES,
+        all_points=config.use_points,
         fulfilments={
             variant.shop_id: one_click_fulfilment(
                 config=config, shop=variant.shop, address=address, subtotal=line.unit_price * line.quantity

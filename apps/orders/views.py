@@ -249,6 +249,7 @@ def _place_from_form(request, cart, key: str):
             idempotency_key=key,
             expected_total=expected_total,
             fulfilments=fulfilments,
+            points=request.POST.get("points", ""),
         )
     except CheckoutError as exc:
         if exc.code in ("price-changed", "total-changed"):
@@ -379,6 +380,7 @@ def one_click_settings(request):
                 address=address,
                 card=card,
                 fulfilment=request.POST.get("fulfilment") or None,
+                use_points=request.POST.get("use_points") == "on",
             )
         except CheckoutError as exc:
             messages.error(request, exc.message)

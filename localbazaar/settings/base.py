@@ -54,6 +54,7 @@ LOCAL_APPS = [
     "apps.inventory",
     "apps.payments",
     "apps.delivery",
+    "apps.loyalty",
     "apps.orders",
     "apps.messaging",
 ]
@@ -256,6 +257,9 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-slot-bookings-expire": {"task": "delivery.slot_bookings_expire", "schedule": 60.0},
     "delivery-runs-build-due": {"task": "delivery.runs_build_due", "schedule": 60.0},
     "messaging-notifications-sweep": {"task": "messaging.notifications_sweep", "schedule": 300.0},
+    # Nightly, in this order: expire points (and warn of the next), then review tiers.
+    "loyalty-points-expire-nightly": {"task": "loyalty.points_expire", "schedule": crontab(hour=1, minute=10)},
+    "loyalty-tiers-review-nightly": {"task": "loyalty.tiers_review", "schedule": crontab(hour=1, minute=40)},
 }
 
 # --- API -----------------------------------------------------------------------------------------
@@ -473,3 +477,20 @@ ORDER_TAX_LABELS = {
     "TW": "VAT",
     "HK": "Tax",
 }
+
+# --- loyalty -----------------------------------------------------------------------------------
+# What one point is worth per currency: about one US cent, always a whole multiple of the
+# currency's minor unit (a test checks), so points are exact money. See apps/loyalty/units.py.
+LOYALTY_POINT_VALUE = {
+    "USD": "0.01", "EUR": "0.01", "SGD": "0.01", "HKD": "0.08", "MYR": "0.05", "IDR": "150",
+    "THB": "0.35", "PHP": "0.55", "VND": "250", "TWD": "0.30", "CNY": "0.07", "JPY": "1", "KRW": "14",
+    "MXN": "0.20", "BRL": "0.05", "ARS": "10", "CLP": "10", "COP": "40", "PEN": "0.04",
+}  # fmt: skip
+# Points a buyer's first order earns on top of its rebate (once per buyer).
+LOYALTY_FIRST_PURCHASE_BONUS = env.int("LOYALTY_FIRST_PURCHASE_BONUS", default=500)
+# Points expire this many days after they became available, oldest first; buyers are warned
+# LOYALTY_EXPIRY_NOTICE_DAYS before.
+LOYALTY_POINTS_LIFETIME_DAYS = env.int("LOYALTY_POINTS_LIFETIME_DAYS", default=365)
+LOYALTY_EXPIRY_NOTICE_DAYS = env.int("LOYALTY_EXPIRY_NOTICE_DAYS", default=30)
+# Tiers count the money spent over this many days (rolling).
+LOYALTY_TIER_WINDOW_DAYS = env.int("LOYALTY_TIER_WINDOW_DAYS", default=365)

@@ -1,0 +1,214 @@
+"""Reads of loyalty: a buyer's summary (balance, pending, tier and progress, points expiring soon),
+their statement, what they may redeem on a total, the ledger check, and a shop's boosts with the
+points they funded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from apps.core.money import Money
+
+from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Redemption, Tier
+from .units import point_value, points_to_money
+
+
+def account_for_user(*, user) -> LoyaltyAccount | None:
+    """The buyer's account, or None before they ever earned or looked."""
+    if user is None or not user.is_authenticated:
+        return None
+    return LoyaltyAccount.objects.select_related("tier").filter(user=user).first()
+
+
+def balance_for_user(*, user) -> int:
+    """Available points (0 without an account): one query, for the header badge and checkout."""
+    if user is None or not user.is_authenticated:
+        return 0
+    return LoyaltyAccount.objects.filter(user=user).values_list("balance", flat=True).first() or 0
+
+
+@dataclass(frozen=True)
+class LoyaltySummary:
+    balance: int
+    pending: int
+    currency: str
+    balance_value: Money
+    pending_value: Money
+    tier: Tier
+    next_tier: Tier | None
+    spend_12m: int
+    # Money still to spend (in ``currency``) to reach ``next_tier``, and the way there in percent.
+    to_next: Money | None
+    progress_percent: int
+    expiring_points: int
+    expiring_by: datetime | None
+    tiers: list[Tier]
+
+
+def _due_by(account_id: int, at: datetime) -> int:
+    total = (
+        LedgerEntry.objects.filter(account_id=account_id, bucket=LedgerEntry.Bucket.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__lte=at))
+        .aggregate(total=Sum("points"))["total"]
+    )
+    return max(0, total or 0)
+
+
+def loyalty_summary(*, user, now: datetime | None = None) -> LoyaltySummary:
+    """Everything the loyalty page's head shows. A buyer without an account sees the base tier and
+    zeros (nothing is written by reading)."""
+    now = now or timezone.now()
+    tiers = list(Tier.objects.order_by("min_spend"))
+    account = account_for_user(user=user)
+    if account is None:
+        tier, balance, pending, spend, currency, account_id = tiers[0], 0, 0, 0, "SGD", None
+    else:
+        tier, balance, pending = account.tier, account.balance, account.pending
+        spend, currency, account_id = account.spend_12m, account.currency, account.pk
+    higher = [t for t in tiers if t.min_spend > tier.min_spend]
+    next_tier = higher[0] if higher else None
+    to_next = None
+    progress = 100
+    if next_tier is not None:
+        missing = max(0, next_tier.min_spend - spend)
+        to_next = Money(Decimal(missing) * point_value(currency), currency)
+        span = max(1, next_tier.min_spend - tier.min_spend)
+        progress = max(0, min(100, int((spend - tier.min_spend) * 100 / span)))
+    expiring, expiring_by = 0, None
+    if account_id is not None and balance > 0:
+        horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
+        expiring = min(balance, _due_by(account_id, horizon))
+        if expiring:
+            expiring_by = (
+                LedgerEntry.objects.filter(
+                    account_id=account_id,
+                    bucket=LedgerEntry.Bucket.AVAILABLE,
+                    expires_at__gt=now,
+                    expires_at__lte=horizon,
+                )
+                .order_by("expires_at")
+                .values_list("expires_at", flat=True)
+                .first()
+            )
+    return LoyaltySummary(
+        balance=balance,
+        pending=pending,
+        currency=currency,
+        balance_value=points_to_money(max(balance, 0), currency),
+        pending_value=points_to_money(pending, currency),
+        tier=tier,
+        next_tier=next_tier,
+        spend_12m=spend,
+        to_next=to_next,
+        progress_percent=progress,
+        expiring_points=expiring,
+        expiring_by=expiring_by,
+        tiers=tiers,
+    )
+
+
+def statement_for_user(*, user) -> QuerySet[LedgerEntry]:
+    """The buyer's ledger, newest first (paginate it)."""
+    return LedgerEntry.objects.filter(account__user=user).order_by("-created_at", "-id")
+
+
+def earnings_pending_for_user(*, user) -> QuerySet[Earning]:
+    """Orders whose points are still pending (shown under the balance)."""
+    return Earning.objects.filter(account__user=user, status=Earning.Status.PENDING).select_related("shop")
+
+
+def redemption_for_order(*, reference: str) -> Redemption | None:
+    return Redemption.objects.filter(reference=reference).first()
+
+
+# --- the ledger check --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    account_id: int
+    user_email: str
+    what: str
+    recorded: int
+    ledger: int
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} ({self.user_email}): {self.what} is {self.recorded}, the ledger says {self.ledger}"
+
+
+def ledger_drift() -> tuple[int, list[Drift]]:
+    """Every account whose available balance or pending points differ from the sum of its ledger
+    (``manage.py loyalty_check``): (accounts checked, drifts). One grouped query over the ledger."""
+    sums = LedgerEntry.objects.values("account_id").annotate(
+        available=Coalesce(Sum("points", filter=Q(bucket=LedgerEntry.Bucket.AVAILABLE)), 0),
+        pending=Coalesce(Sum("points", filter=Q(bucket=LedgerEntry.Bucket.PENDING)), 0),
+    )
+    ledger = {row["account_id"]: (row["available"], row["pending"]) for row in sums}
+    checked = 0
+    drifts: list[Drift] = []
+    for account_id, email, balance, pending in LoyaltyAccount.objects.values_list(
+        "pk", "user__email", "balance", "pending"
+    ).iterator(chunk_size=5000):
+        checked += 1
+        available_sum, pending_sum = ledger.get(account_id, (0, 0))
+        if balance != available_sum:
+            drifts.append(Drift(account_id, email, "the available balance", balance, available_sum))
+        if pending != pending_sum:
+            drifts.append(Drift(account_id, email, "the pending points", pending, pending_sum))
+    return checked, drifts
+
+
+# --- shops' boosts -------------------------------------------------------------------------------------
+
+
+def boosts_for_shop(*, shop) -> QuerySet[Boost]:
+    """The shop's boosts, newest first, each with ``awarded`` (points its orders still carry, i.e.
+    what the shop funds) and ``orders`` (how many orders it boosted)."""
+    return (
+        Boost.objects.filter(shop=shop)
+        .select_related("product")
+        .annotate(
+            awarded=Coalesce(Sum(F("awards__points") - F("awards__points_reversed")), 0),
+            orders=Count("awards"),
+        )
+        .order_by("-starts_at", "-id")
+    )
+
+
+def boost_get_for_shop(*, shop, boost_id) -> Boost:
+    """One of the shop's boosts; another shop's (or none) is a 404."""
+    boost = boosts_for_shop(shop=shop).filter(pk=boost_id).first() if str(boost_id).isdigit() else None
+    if boost is None:
+        raise Http404("No such boost")
+    return boost
+
+
+def boost_awards_for_shop(*, shop, boost: Boost | None = None) -> QuerySet[BoostAward]:
+    """The orders the shop's boosts added points to, newest first."""
+    awards = BoostAward.objects.filter(boost__shop=shop).select_related("boost__product", "earning")
+    if boost is not None:
+        awards = awards.filter(boost=boost)
+    return awards.order_by("-created_at", "-id")
+
+
+def boost_funded_value(*, points: int, currency: str) -> Money:
+    """What ``points`` of boosts cost the shop in its currency."""
+    return points_to_money(points, currency)
+
+
+def live_boost_for_product(*, product, at: datetime | None = None) -> Boost | None:
+    """The best boost running on ``product`` now (product pages show the extra points)."""
+    at = at or timezone.now()
+    return (
+        Boost.objects.filter(product=product, active=True, starts_at__lte=at)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+        .order_by("-extra_rate", "-pk")
+        .first()
+    )

@@ -1,0 +1,705 @@
+"""Every write to loyalty: earning, releasing, reducing and reversing an order's points; redeeming
+and giving points back; staff adjustments; the nightly expiry (with its warnings) and tier review.
+
+Each service locks the buyer's ``LoyaltyAccount`` row (``SELECT … FOR UPDATE``) before it reads the
+balance and appends ledger entries, so two checkouts redeeming at the same moment are served one
+after the other and the second sees what the first left. The account's ``balance`` and ``pending``
+move in the same transaction as the entries (``_write``).
+
+The orders app calls these with plain values (an order number, the money paid, the lines); this app
+never imports orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.core.services import email_send
+
+from .errors import LoyaltyError, NotEnoughPoints
+from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Redemption, Tier, TierChange
+from .units import money_to_points, point_value, points_to_money
+
+Kind = LedgerEntry.Kind
+Bucket = LedgerEntry.Bucket
+MAX_POINTS = 10_000_000  # far above any balance: a bigger number is a typing error or tampering
+
+
+def _lifetime() -> timedelta:
+    return timedelta(days=settings.LOYALTY_POINTS_LIFETIME_DAYS)
+
+
+def _base_tier() -> Tier:
+    tier = Tier.objects.order_by("min_spend").first()
+    if tier is None:  # the migration makes bronze, silver and gold; someone deleted them all
+        tier = Tier.objects.create(code="bronze", name="Bronze", min_spend=0, rate=Decimal("0.0100"))
+    return tier
+
+
+def points_parse(value) -> int:
+    """A number of points typed by a person (or sent by a form): a whole number from 0 up; raises
+    ``LoyaltyError`` saying what is wrong otherwise (negative, a fraction, text, absurdly large)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    if isinstance(value, bool):
+        raise LoyaltyError(_("Enter the points as a whole number."), code="points-invalid")
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        raise LoyaltyError(_("Enter the points as a whole number."), code="points-invalid") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise LoyaltyError(_("Enter the points as a whole number."), code="points-invalid")
+    if number < 0:
+        raise LoyaltyError(_("The number of points cannot be negative."), code="points-negative")
+    if number > MAX_POINTS:
+        raise LoyaltyError(_("That is more points than any account holds."), code="points-invalid")
+    return int(number)
+
+
+# --- the account and its ledger ----------------------------------------------------------------------
+
+
+def account_get_or_create(*, user) -> LoyaltyAccount:
+    """The buyer's account, made (in the base tier) the first time it is needed."""
+    account = LoyaltyAccount.objects.filter(user=user).select_related("tier").first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return LoyaltyAccount.objects.create(user=user, tier=_base_tier(), tier_since=timezone.now())
+    except IntegrityError:  # made by a concurrent request
+        return LoyaltyAccount.objects.select_related("tier").get(user=user)
+
+
+def _lock(*, user=None, account_id: int | None = None) -> LoyaltyAccount:
+    """The account's row, locked until the transaction ends (made first when missing)."""
+    if account_id is None:
+        account_id = account_get_or_create(user=user).pk
+    return LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier").get(pk=account_id)
+
+
+def _write(account: LoyaltyAccount, entries: list[LedgerEntry], *, now: datetime | None = None) -> list[LedgerEntry]:
+    """Append ``entries`` to the (locked) account's ledger and move its bucket totals with them."""
+    entries = [e for e in entries if e.points]
+    if not entries:
+        return []
+    now = now or timezone.now()
+    for entry in entries:
+        entry.account = account
+        entry.created_at = now
+    LedgerEntry.objects.bulk_create(entries)
+    account.balance += sum(e.points for e in entries if e.bucket == Bucket.AVAILABLE)
+    account.pending += sum(e.points for e in entries if e.bucket == Bucket.PENDING)
+    account.save(update_fields=["balance", "pending", "currency", "updated_at"])
+    return entries
+
+
+# --- earning -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarningLine:
+    """One line of an order, as earning needs it: the product and the money paid for the line."""
+
+    product_id: int | None
+    amount: Decimal
+
+
+def _live_boosts(*, shop, product_ids: set[int], at: datetime) -> dict[int, Boost]:
+    """Each product's best boost running at ``at``."""
+    boosts = (
+        Boost.objects.filter(shop=shop, product_id__in=product_ids, active=True, starts_at__lte=at)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+        .order_by("extra_rate", "pk")
+    )
+    return {boost.product_id: boost for boost in boosts}  # the highest rate wins (last)
+
+
+@transaction.atomic
+def earning_record(
+    *,
+    user,
+    reference: str,
+    shop,
+    currency: str,
+    paid: Decimal,
+    lines: list[EarningLine],
+    placed_at: datetime,
+) -> Earning:
+    """An order was paid (or confirmed, to be paid on pickup): it earns pending points.
+
+    ``paid`` is the money paid (points redeemed on the order do not earn). Points: the account's tier
+    rate of ``paid``, plus each boosted product's extra rate of what was paid for it (funded by the
+    shop), plus the first-purchase bonus on the buyer's first order that is not reversed. All are
+    rounded down to whole points. Recording the same order again returns the first earning."""
+    existing = Earning.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing
+    if paid < 0:
+        raise LoyaltyError(f"Order {reference}: the paid amount cannot be negative.")
+    account = _lock(user=user)
+    existing = Earning.objects.filter(reference=reference).first()  # recorded while we waited for the lock
+    if existing is not None:
+        return existing
+    rate = account.tier.rate
+    base = money_to_points(paid * rate, currency)
+    boosts = _live_boosts(shop=shop, product_ids={ln.product_id for ln in lines if ln.product_id}, at=placed_at)
+    awards: list[tuple[Boost, int]] = []
+    for line in lines:
+        boost = boosts.get(line.product_id)
+        if boost is not None:
+            points = money_to_points(line.amount * boost.extra_rate, currency)
+            if points:
+                awards.append((boost, points))
+    boost_points = sum(points for _boost, points in awards)
+    first = not Earning.objects.filter(account=account).exclude(status=Earning.Status.REVERSED).exists()
+    bonus = settings.LOYALTY_FIRST_PURCHASE_BONUS if first and paid > 0 else 0
+    earning = Earning.objects.create(
+        account=account,
+        reference=reference,
+        shop=shop,
+        currency=currency,
+        paid=paid,
+        tier=account.tier,
+        rate=rate,
+        base_points=base,
+        boost_points=boost_points,
+        bonus_points=bonus,
+        placed_at=placed_at,
+    )
+    merged: dict[int, int] = {}
+    for boost, points in awards:  # two lines of one boosted product: one award
+        merged[boost.pk] = merged.get(boost.pk, 0) + points
+    BoostAward.objects.bulk_create(
+        [BoostAward(boost_id=boost_id, earning=earning, points=points) for boost_id, points in merged.items()]
+    )
+    account.currency = currency
+    reason = _("Order %(number)s at %(shop)s") % {"number": reference, "shop": shop.name}
+    if boost_points:
+        reason += " " + _("(%(points)s boost points funded by the shop)") % {"points": boost_points}
+    _write(
+        account,
+        [
+            LedgerEntry(
+                kind=Kind.EARN, bucket=Bucket.PENDING, points=base + boost_points, reference=reference, reason=reason
+            ),
+            LedgerEntry(
+                kind=Kind.BONUS,
+                bucket=Bucket.PENDING,
+                points=bonus,
+                reference=reference,
+                reason=_("First purchase bonus"),
+            ),
+        ],
+    )
+    return earning
+
+
+def _earning_locked(reference: str) -> Earning | None:
+    return Earning.objects.select_for_update().filter(reference=reference).first()
+
+
+@transaction.atomic
+def earning_release(*, reference: str, now: datetime | None = None) -> Earning | None:
+    """The order was delivered or collected: its pending points become available (each lot expires
+    ``LOYALTY_POINTS_LIFETIME_DAYS`` from now). Nothing happens for an order that earned nothing,
+    was reversed or was released before."""
+    earning = _earning_locked(reference)
+    if earning is None or earning.status != Earning.Status.PENDING:
+        return earning
+    now = now or timezone.now()
+    account = _lock(account_id=earning.account_id)
+    earned = earning.base_points + earning.boost_points - earning.points_reversed
+    expires_at = now + _lifetime()
+    reason = _("Order %(number)s arrived: points available") % {"number": reference}
+    entries = []
+    for kind, points in ((Kind.EARN, earned), (Kind.BONUS, earning.bonus_points)):
+        if points > 0:
+            entries += [
+                LedgerEntry(kind=kind, bucket=Bucket.PENDING, points=-points, reference=reference, reason=reason),
+                LedgerEntry(
+                    kind=kind,
+                    bucket=Bucket.AVAILABLE,
+                    points=points,
+                    reference=reference,
+                    reason=reason,
+                    expires_at=expires_at,
+                ),
+            ]
+    _write(account, entries, now=now)
+    earning.status = Earning.Status.AVAILABLE
+    earning.available_at = now
+    earning.save(update_fields=["status", "available_at", "updated_at"])
+    return earning
+
+
+def _bucket(earning: Earning) -> str:
+    return Bucket.PENDING if earning.status == Earning.Status.PENDING else Bucket.AVAILABLE
+
+
+@transaction.atomic
+def earning_reduce(*, reference: str, refunded: Decimal, reason: str = "") -> Earning | None:
+    """Money was given back on the order: ``refunded`` is all the money refunded on it so far. The
+    earned points (rebate and boosts) shrink in proportion to what the buyer keeps, rounded down;
+    all of it refunded reverses the earning with its bonus. Safe to call again with the same total."""
+    earning = _earning_locked(reference)
+    if earning is None or earning.status == Earning.Status.REVERSED:
+        return earning
+    refunded = min(max(Decimal(refunded), Decimal(0)), earning.paid)
+    if refunded >= earning.paid:
+        return _reverse(
+            earning, refunded=refunded, reason=reason or _("Order %(number)s refunded") % {"number": reference}
+        )
+    kept = earning.paid - refunded
+    earned = earning.base_points + earning.boost_points
+
+    def keep(points: int) -> int:
+        return int((Decimal(points) * kept / earning.paid).to_integral_value(rounding=ROUND_FLOOR))
+
+    take = (earned - earning.points_reversed) - keep(earned)
+    if take > 0:
+        account = _lock(account_id=earning.account_id)
+        _write(
+            account,
+            [
+                LedgerEntry(
+                    kind=Kind.REVERSE,
+                    bucket=_bucket(earning),
+                    points=-take,
+                    reference=reference,
+                    reason=reason or _("Part of order %(number)s refunded") % {"number": reference},
+                )
+            ],
+        )
+        earning.points_reversed += take
+        for award in earning.boost_awards.select_for_update():
+            award.points_reversed = award.points - keep(award.points)
+            award.save(update_fields=["points_reversed"])
+    earning.refunded = refunded
+    earning.save(update_fields=["refunded", "points_reversed", "updated_at"])
+    return earning
+
+
+def _reverse(earning: Earning, *, refunded: Decimal | None, reason: str) -> Earning:
+    left = earning.points
+    if left:
+        account = _lock(account_id=earning.account_id)
+        _write(
+            account,
+            [
+                LedgerEntry(
+                    kind=Kind.REVERSE, bucket=_bucket(earning), points=-left, reference=earning.reference, reason=reason
+                )
+            ],
+        )
+    earning.points_reversed = earning.base_points + earning.boost_points + earning.bonus_points
+    if refunded is not None:
+        earning.refunded = refunded
+    earning.status = Earning.Status.REVERSED
+    earning.save(update_fields=["points_reversed", "refunded", "status", "updated_at"])
+    for award in earning.boost_awards.select_for_update():
+        if award.points_reversed != award.points:
+            award.points_reversed = award.points
+            award.save(update_fields=["points_reversed"])
+    return earning
+
+
+@transaction.atomic
+def earning_reverse(*, reference: str, reason: str) -> Earning | None:
+    """The order was cancelled or its goods came back: everything it earned is taken back (pending
+    or, if it was already available, from the balance, which may then go below zero until the
+    buyer earns again). Safe to call again."""
+    earning = _earning_locked(reference)
+    if earning is None or earning.status == Earning.Status.REVERSED:
+        return earning
+    return _reverse(earning, refunded=None, reason=reason)
+
+
+# --- redeeming -------------------------------------------------------------------------------------------
+
+
+def points_available_locked(*, user) -> int:
+    """The buyer's available points, with their account locked until the transaction ends (so an
+    automatic redemption spends exactly what is there)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("points_available_locked needs a transaction")
+    return max(0, _lock(user=user).balance)
+
+
+@dataclass(frozen=True)
+class RedemptionPart:
+    """Points to spend on one order: ``cap`` is the order's total (points never pay more)."""
+
+    reference: str
+    points: int
+    cap: Decimal
+
+
+def points_max(*, balance: int, currency: str, total: Decimal) -> int:
+    """The most points that can pay towards ``total``: the balance, and no more than the total is worth."""
+    return max(0, min(balance, money_to_points(total, currency)))
+
+
+def points_allocate(*, points: int, currency: str, totals: list[Decimal]) -> list[int]:
+    """Share ``points`` out over orders of ``totals`` in proportion, whole points each, none worth
+    more than its order. Raises ``LoyaltyError`` when the points are worth more than all of them."""
+    caps = [money_to_points(total, currency) for total in totals]
+    if points > sum(caps):
+        raise LoyaltyError(
+            _("Your points would pay more than the order total: use at most %(points)s.") % {"points": sum(caps)},
+            code="points-over-total",
+        )
+    grand = sum(totals, Decimal(0))
+    shares = [
+        min(cap, int((Decimal(points) * total / grand).to_integral_value(rounding=ROUND_FLOOR)) if grand else 0)
+        for cap, total in zip(caps, totals, strict=True)
+    ]
+    rest = points - sum(shares)
+    for i, cap in enumerate(caps):  # the rounding's leftovers go to orders that can still take them
+        extra = min(rest, cap - shares[i])
+        shares[i] += extra
+        rest -= extra
+    return shares
+
+
+@transaction.atomic
+def points_redeem(*, user, checkout: str, currency: str, parts: list[RedemptionPart]) -> list[Redemption]:
+    """Spend points on a checkout's orders, one ``Redemption`` and one ledger entry per order.
+
+    Under the account's lock: refused (``NotEnoughPoints``) when the points are more than the
+    balance, and (``LoyaltyError``) when an order's points are worth more than its total. Nothing is
+    written then."""
+    parts = [part for part in parts if part.points]
+    if not parts:
+        return []
+    if any(part.points < 0 for part in parts):
+        raise LoyaltyError(_("The number of points cannot be negative."), code="points-negative")
+    account = _lock(user=user)
+    wanted = sum(part.points for part in parts)
+    if wanted > account.balance:
+        raise NotEnoughPoints(
+            _("You have %(balance)s points available: you cannot use %(points)s.")
+            % {"balance": max(account.balance, 0), "points": wanted}
+        )
+    redemptions = []
+    entries = []
+    for part in parts:
+        value = points_to_money(part.points, currency)
+        if value.amount > part.cap:
+            raise LoyaltyError(
+                _("%(points)s points are worth %(value)s, more than order %(number)s costs.")
+                % {"points": part.points, "value": value.format(translation.get_language()), "number": part.reference},
+                code="points-over-total",
+            )
+        redemptions.append(
+            Redemption(
+                account=account,
+                reference=part.reference,
+                checkout=checkout,
+                currency=currency,
+                points=part.points,
+                value=value.amount,
+            )
+        )
+        entries.append(
+            LedgerEntry(
+                kind=Kind.REDEEM,
+                bucket=Bucket.AVAILABLE,
+                points=-part.points,
+                reference=part.reference,
+                reason=_("Used on order %(number)s") % {"number": part.reference},
+            )
+        )
+    Redemption.objects.bulk_create(redemptions)
+    _write(account, entries)
+    return redemptions
+
+
+@transaction.atomic
+def redemption_return(*, reference: str, points: int | None = None, reason: str) -> int:
+    """Give back ``points`` (all not given back yet when ``None``) spent on order ``reference``: the
+    order was refunded, cancelled or not paid in time. Returns how many came back (never more than
+    were spent)."""
+    redemption = Redemption.objects.select_for_update().filter(reference=reference).first()
+    if redemption is None:
+        return 0
+    left = redemption.points - redemption.points_returned
+    back = left if points is None else min(max(int(points), 0), left)
+    if back <= 0:
+        return 0
+    account = _lock(account_id=redemption.account_id)
+    _write(
+        account,
+        [LedgerEntry(kind=Kind.REVERSE, bucket=Bucket.AVAILABLE, points=back, reference=reference, reason=reason)],
+    )
+    redemption.points_returned += back
+    redemption.save(update_fields=["points_returned", "updated_at"])
+    return back
+
+
+@transaction.atomic
+def redemption_retake(*, reference: str, reason: str) -> int:
+    """A payment arrived after the order's points were given back (its checkout had expired): the
+    order is paid as placed, so its points are spent again, even if that takes the balance below
+    zero (the buyer then earns their way back before redeeming)."""
+    redemption = Redemption.objects.select_for_update().filter(reference=reference).first()
+    if redemption is None or redemption.points_returned == 0:
+        return 0
+    taken = redemption.points_returned
+    account = _lock(account_id=redemption.account_id)
+    _write(
+        account,
+        [LedgerEntry(kind=Kind.REDEEM, bucket=Bucket.AVAILABLE, points=-taken, reference=reference, reason=reason)],
+    )
+    redemption.points_returned = 0
+    redemption.save(update_fields=["points_returned", "updated_at"])
+    return taken
+
+
+# --- staff ----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_adjust(*, user, points: int, reason: str, actor) -> LedgerEntry:
+    """Staff add (``points`` > 0, expiring like earned points) or take points, with a reason the
+    buyer sees on their statement. Refused: zero, no reason, or taking more than the balance."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise LoyaltyError(_("Give a reason: the buyer sees it on their statement."), code="reason-required")
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise LoyaltyError(_("Enter a whole number of points other than zero."), code="points-invalid")
+    if abs(points) > MAX_POINTS:
+        raise LoyaltyError(_("That is more points than any account holds."), code="points-invalid")
+    account = _lock(user=user)
+    if points < 0 and -points > account.balance:
+        raise NotEnoughPoints(
+            _("The buyer has %(balance)s points available: you cannot take %(points)s.")
+            % {"balance": max(account.balance, 0), "points": -points}
+        )
+    now = timezone.now()
+    (entry,) = _write(
+        account,
+        [
+            LedgerEntry(
+                kind=Kind.ADJUST,
+                bucket=Bucket.AVAILABLE,
+                points=points,
+                reason=reason[:300],
+                expires_at=now + _lifetime() if points > 0 else None,
+                actor=actor,
+                actor_label=getattr(actor, "email", "") or "",
+            )
+        ],
+        now=now,
+    )
+    return entry
+
+
+# --- nightly: expiry -------------------------------------------------------------------------------------
+
+
+def _due_by(account_id: int, at: datetime) -> int:
+    """Points of the account whose lots expire by ``at`` and are not used yet (first in, first out):
+    lots expiring by then plus every non-lot entry of the available bucket (see models)."""
+    total = (
+        LedgerEntry.objects.filter(account_id=account_id, bucket=Bucket.AVAILABLE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__lte=at))
+        .aggregate(total=Sum("points"))["total"]
+    )
+    return max(0, total or 0)
+
+
+@transaction.atomic
+def account_expire(*, account_id: int, now: datetime) -> int:
+    """Expire what is due on one account (locked); returns the points expired."""
+    account = _lock(account_id=account_id)
+    due = min(_due_by(account.pk, now), account.balance)
+    if due <= 0:
+        return 0
+    _write(
+        account,
+        [
+            LedgerEntry(
+                kind=Kind.EXPIRE,
+                bucket=Bucket.AVAILABLE,
+                points=-due,
+                reason=_("Points earned more than %(days)s days ago") % {"days": settings.LOYALTY_POINTS_LIFETIME_DAYS},
+            )
+        ],
+        now=now,
+    )
+    return due
+
+
+def points_expire(*, now: datetime | None = None) -> dict[str, int]:
+    """The nightly expiry: every account with points past their lifetime loses them (oldest first),
+    then buyers with points expiring in the next ``LOYALTY_EXPIRY_NOTICE_DAYS`` are warned once per
+    lot. Each account is its own transaction; running it twice expires nothing more."""
+    now = now or timezone.now()
+    candidates = (
+        LedgerEntry.objects.filter(bucket=Bucket.AVAILABLE, expires_at__lte=now, account__balance__gt=0)
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    accounts = points = 0
+    for account_id in list(candidates):
+        expired = account_expire(account_id=account_id, now=now)
+        if expired:
+            accounts += 1
+            points += expired
+    warned = expiry_notices_send(now=now)
+    return {"accounts": accounts, "points": points, "warned": warned}
+
+
+@transaction.atomic
+def account_expiry_notice(*, account_id: int, now: datetime) -> bool:
+    """Warn one buyer of the points that expire within the notice period (once per lot)."""
+    account = _lock(account_id=account_id)
+    horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
+    lots = LedgerEntry.objects.filter(
+        account=account, bucket=Bucket.AVAILABLE, expires_at__gt=now, expires_at__lte=horizon
+    )
+    if account.expiry_notified_until is not None:
+        lots = lots.filter(expires_at__gt=account.expiry_notified_until)
+    last = lots.order_by("-expires_at").values_list("expires_at", flat=True).first()
+    if last is None:
+        return False
+    due = min(_due_by(account.pk, horizon), account.balance)
+    account.expiry_notified_until = last
+    account.save(update_fields=["expiry_notified_until", "updated_at"])
+    if due <= 0:
+        return False
+    user = account.user
+    context = {
+        "user": user,
+        "points": due,
+        "value": points_to_money(due, account.currency),
+        "expires_at": last,
+        "site_url": settings.SITE_URL,
+    }
+    with translation.override(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE):
+        email_send(
+            to=[user.email],
+            subject=_("%(points)s of your points expire soon") % {"points": due},
+            body=render_to_string("loyalty/email/points_expiring.txt", context),
+        )
+    return True
+
+
+def expiry_notices_send(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
+    candidates = (
+        LedgerEntry.objects.filter(
+            bucket=Bucket.AVAILABLE, expires_at__gt=now, expires_at__lte=horizon, account__balance__gt=0
+        )
+        .filter(Q(account__expiry_notified_until__isnull=True) | Q(expires_at__gt=F("account__expiry_notified_until")))
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    return sum(1 for account_id in list(candidates) if account_expiry_notice(account_id=account_id, now=now))
+
+
+# --- nightly: tiers ----------------------------------------------------------------------------------------
+
+
+def tier_for(*, spend: int, tiers: list[Tier]) -> Tier:
+    """The highest tier whose threshold ``spend`` reaches (``tiers`` in ascending order)."""
+    reached = tiers[0]
+    for tier in tiers:
+        if spend >= tier.min_spend:
+            reached = tier
+    return reached
+
+
+def spend_by_account(*, since: datetime, account_ids: list[int] | None = None) -> dict[int, int]:
+    """Money each account spent (paid less refunded) on orders placed since ``since``, not reversed,
+    in points' worth (each currency at its point value)."""
+    rows = Earning.objects.filter(placed_at__gte=since).exclude(status=Earning.Status.REVERSED)
+    if account_ids is not None:
+        rows = rows.filter(account_id__in=account_ids)
+    spend: dict[int, Decimal] = {}
+    for row in rows.values("account_id", "currency").annotate(paid=Sum("paid"), refunded=Sum("refunded")):
+        worth = (row["paid"] - row["refunded"]) / point_value(row["currency"])
+        spend[row["account_id"]] = spend.get(row["account_id"], Decimal(0)) + worth
+    return {account_id: int(value.to_integral_value(rounding=ROUND_FLOOR)) for account_id, value in spend.items()}
+
+
+@transaction.atomic
+def account_tier_set(*, account_id: int, spend: int, tiers: list[Tier], now: datetime) -> str:
+    """Put one account in the tier its spend reaches; "promoted", "demoted" or "" (unchanged)."""
+    account = _lock(account_id=account_id)
+    tier = tier_for(spend=spend, tiers=tiers)
+    moved = ""
+    if tier.pk != account.tier_id:
+        moved = "promoted" if tier.min_spend > account.tier.min_spend else "demoted"
+        TierChange.objects.create(
+            account=account, from_tier=account.tier, to_tier=tier, spend_12m=spend, created_at=now
+        )
+        account.tier = tier
+        account.tier_since = now
+        if moved == "promoted":
+            _promotion_email(account, tier)
+    account.spend_12m = spend
+    account.tier_reviewed_at = now
+    account.save(update_fields=["tier", "tier_since", "spend_12m", "tier_reviewed_at", "updated_at"])
+    return moved
+
+
+def _promotion_email(account: LoyaltyAccount, tier: Tier) -> None:
+    user = account.user
+    context = {
+        "user": user,
+        "tier": tier,
+        "rate_percent": (tier.rate * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP).normalize(),
+        "site_url": settings.SITE_URL,
+    }
+    with translation.override(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE):
+        email_send(
+            to=[user.email],
+            subject=_("You are now %(tier)s") % {"tier": tier.name},
+            body=render_to_string("loyalty/email/tier_promoted.txt", context),
+        )
+
+
+def tiers_review(*, now: datetime | None = None) -> dict[str, int]:
+    """The nightly tier review: each account's rolling 12-month spend decides its tier; promoted
+    buyers are emailed. Only accounts whose spend or tier changes are written."""
+    now = now or timezone.now()
+    since = now - timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
+    tiers = list(Tier.objects.order_by("min_spend"))
+    spend = spend_by_account(since=since)
+    # Accounts that spent, plus those whose last review counted spend or put them above the base tier.
+    others = LoyaltyAccount.objects.filter(Q(spend_12m__gt=0) | ~Q(tier=tiers[0])).values_list(
+        "pk", "tier_id", "spend_12m"
+    )
+    current = {pk: (tier_id, spent) for pk, tier_id, spent in others}
+    if spend:
+        current.update(
+            {
+                pk: (tier_id, spent)
+                for pk, tier_id, spent in LoyaltyAccount.objects.filter(pk__in=list(spend)).values_list(
+                    "pk", "tier_id", "spend_12m"
+                )
+            }
+        )
+    counts = {"reviewed": 0, "promoted": 0, "demoted": 0}
+    for account_id, (tier_id, spent) in current.items():
+        new_spend = spend.get(account_id, 0)
+        if new_spend == spent and tier_for(spend=new_spend, tiers=tiers).pk == tier_id:
+            continue
+        moved = account_tier_set(account_id=account_id, spend=new_spend, tiers=tiers, now=now)
+        counts["reviewed"] += 1
+        if moved:
+            counts[moved] += 1
+    return counts

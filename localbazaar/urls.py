@@ -17,6 +17,7 @@ api_v1 = [
     path("", include(("apps.inventory.api.urls", "inventory"))),
     path("", include(("apps.orders.api.urls", "orders"))),
     path("", include(("apps.messaging.api.urls", "messaging"))),
+    path("", include(("apps.loyalty.api.urls", "loyalty"))),
 ]
 
 urlpatterns = [
@@ -33,8 +34,10 @@ urlpatterns = [
     path("sell/<slug:shop_slug>/delivery/board/", include(("apps.delivery.urls_board", "delivery_board"))),
     path("sell/<slug:shop_slug>/delivery/", include(("apps.delivery.urls_seller", "delivery_seller"))),
     path("sell/<slug:shop_slug>/messages/", include(("apps.messaging.urls_seller", "messaging_seller"))),
+    path("sell/<slug:shop_slug>/loyalty/", include(("apps.loyalty.urls_seller", "loyalty_seller"))),
     path("messages/unsubscribe/", include(("apps.messaging.urls_unsubscribe", "messaging_unsubscribe"))),
     path("messages/", include(("apps.messaging.urls_buyer", "messaging"))),
+    path("loyalty/", include(("apps.loyalty.urls_buyer", "loyalty"))),
     path("sell/", include("apps.shops.urls")),
     path("", include(("apps.orders.urls", "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),

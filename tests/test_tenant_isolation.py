@@ -31,6 +31,7 @@ from apps.core.money import Money
 from apps.delivery.models import Courier, DeliveryRun, DeliverySlot
 from apps.inventory.models import StockAnomaly, StockCountImport, StockLocation
 from apps.inventory.services import stock_receive
+from apps.loyalty.services import boost_create
 from apps.messaging.models import BuyerBlock, Message
 from apps.messaging.services import conversation_start
 from apps.orders.services import cart_add, cart_get_or_create, checkout_place
@@ -79,6 +80,10 @@ NOT_SHOP_SCOPED = {
     "api:orders:logistics-order-bulk",
     "api:orders:logistics-order-delivered",
     "api:orders:logistics-order-failed",
+    # The signed-in buyer's own loyalty account and statement (no shop; API keys get 403), proven
+    # in apps/loyalty/tests/test_api.py.
+    "api:loyalty:account",
+    "api:loyalty:entry-list",
 }
 
 # Routes that must be discovered (guards against the discovery itself silently finding nothing).
@@ -138,6 +143,13 @@ KNOWN_SHOP_ROUTES = {
     "messaging_seller:notifications",
     "messaging_seller:blocked",
     "messaging_seller:unblock",
+    "loyalty_seller:list",
+    "loyalty_seller:boost-add",
+    "loyalty_seller:boost-edit",
+    "loyalty_seller:boost-off",
+    "loyalty_seller:boost-awards",
+    "api:loyalty:shop-boost-list",
+    "api:loyalty:shop-boost-award-list",
 }
 
 PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -252,6 +264,7 @@ def objects_in(shop) -> dict[str, int]:
         created_at=timezone.now(),
     )
     buyer_block = BuyerBlock.objects.create(shop=shop, buyer=buyer_with_address()[0], reason="sweep")
+    boost = boost_create(shop=shop, product=product, extra_rate=Decimal("0.0500"), starts_at=timezone.now())
     # Its invoice, and a credit note (the documents' pages name credit notes by id).
     credit_note = credit_note_issue(
         order=order, refund_reference=f"sweep-{shop.pk}", amount=Money(Decimal("1.00"), order.currency), reason="sweep"
@@ -277,6 +290,7 @@ def objects_in(shop) -> dict[str, int]:
         "conversation_id": conversation.pk,
         "message_id": picture.pk,
         "block_id": buyer_block.pk,
+        "boost_id": boost.pk,
     }
 
 
@@ -429,4 +443,9 @@ def test_own_shop_routes_are_reachable(client, two_shops):
         "messaging_seller:conversation",
         "messaging_seller:new-messages",
         "messaging_seller:blocked",
+        "loyalty_seller:list",
+        "loyalty_seller:boost-edit",
+        "loyalty_seller:boost-awards",
+        "api:loyalty:shop-boost-list",
+        "api:loyalty:shop-boost-award-list",
     } <= ok

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from apps.catalog.models import Product
 from apps.core.money import Money
 
 from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Redemption, Tier
@@ -128,6 +129,12 @@ def redemption_for_order(*, reference: str) -> Redemption | None:
     return Redemption.objects.filter(reference=reference).first()
 
 
+def earning_for_order(*, reference: str) -> Earning | None:
+    """What order ``reference`` earns (points, status, what refunds took back), or None when it
+    earned nothing yet (not paid or confirmed) or never will (a walk-in customer's order)."""
+    return Earning.objects.filter(reference=reference).first()
+
+
 # --- the ledger check --------------------------------------------------------------------------------
 
 
@@ -165,6 +172,62 @@ def ledger_drift() -> tuple[int, list[Drift]]:
     return checked, drifts
 
 
+def ledger_entry_count() -> int:
+    return LedgerEntry.objects.count()
+
+
+def earning_drift() -> tuple[int, list[Drift]]:
+    """Every order whose earning or redemption differs from the ledger entries with its number
+    (``manage.py loyalty_check``): (orders checked, drifts). Three grouped queries.
+
+    An order's earning side is its EARN and BONUS entries and the REVERSE entries that take points
+    (refunds, cancellation) and must add up to ``Earning.points``; its redemption side is its REDEEM
+    entries and the REVERSE entries that give points back, and must add up to minus the points spent
+    and not given back. Ledger entries of an order without an earning (or redemption) drift too."""
+    Kind = LedgerEntry.Kind
+    earn_side = Q(kind__in=[Kind.EARN, Kind.BONUS]) | Q(kind=Kind.REVERSE, points__lt=0)
+    redeem_side = Q(kind=Kind.REDEEM) | Q(kind=Kind.REVERSE, points__gt=0)
+    sums = (
+        LedgerEntry.objects.exclude(reference="")
+        .values("reference", "account_id", "account__user__email")
+        .annotate(
+            earned=Coalesce(Sum("points", filter=earn_side), 0),
+            redeemed=Coalesce(Sum("points", filter=redeem_side), 0),
+            earn_entries=Count("pk", filter=earn_side),
+            redeem_entries=Count("pk", filter=redeem_side),
+        )
+    )
+    ledger = {(row["reference"], row["account_id"]): row for row in sums}
+    earnings = Earning.objects.values_list("reference", "account_id", "account__user__email").annotate(
+        points=F("base_points") + F("boost_points") + F("bonus_points") - F("points_reversed")
+    )
+    redemptions = Redemption.objects.values_list("reference", "account_id", "account__user__email").annotate(
+        points=F("points") - F("points_returned")
+    )
+    drifts: list[Drift] = []
+    seen_earnings: set[tuple[str, int]] = set()
+    seen_redemptions: set[tuple[str, int]] = set()
+    for reference, account_id, email, points in earnings.iterator(chunk_size=5000):
+        seen_earnings.add((reference, account_id))
+        row = ledger.get((reference, account_id))
+        in_ledger = row["earned"] if row else 0
+        if points != in_ledger:
+            drifts.append(Drift(account_id, email, f"the points earned on order {reference}", points, in_ledger))
+    for reference, account_id, email, points in redemptions.iterator(chunk_size=5000):
+        seen_redemptions.add((reference, account_id))
+        row = ledger.get((reference, account_id))
+        in_ledger = -row["redeemed"] if row else 0
+        if points != in_ledger:
+            drifts.append(Drift(account_id, email, f"the points spent on order {reference}", points, in_ledger))
+    for key, row in ledger.items():
+        email = row["account__user__email"]
+        if row["earn_entries"] and key not in seen_earnings:
+            drifts.append(Drift(key[1], email, f"the points earned on order {key[0]}", 0, row["earned"]))
+        if row["redeem_entries"] and key not in seen_redemptions:
+            drifts.append(Drift(key[1], email, f"the points spent on order {key[0]}", 0, -row["redeemed"]))
+    return len(seen_earnings | seen_redemptions), drifts
+
+
 # --- shops' boosts -------------------------------------------------------------------------------------
 
 
@@ -196,6 +259,16 @@ def boost_awards_for_shop(*, shop, boost: Boost | None = None) -> QuerySet[Boost
     if boost is not None:
         awards = awards.filter(boost=boost)
     return awards.order_by("-created_at", "-id")
+
+
+def boost_product_choices(*, shop, include: int | None = None) -> QuerySet[Product]:
+    """The shop's products a boost can be put on (not archived; ``include``: a product to keep
+    listed anyway, the one an existing boost is on), by title."""
+    products = Product.objects.filter(shop=shop)
+    keep = ~Q(status=Product.Status.ARCHIVED)
+    if include is not None:
+        keep |= Q(pk=include)
+    return products.filter(keep).order_by("title", "pk")
 
 
 def boost_funded_value(*, points: int, currency: str) -> Money:

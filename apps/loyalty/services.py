@@ -18,7 +18,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -38,10 +38,35 @@ def _lifetime() -> timedelta:
     return timedelta(days=settings.LOYALTY_POINTS_LIFETIME_DAYS)
 
 
+DEFAULT_TIERS = [
+    # code, name, 12-month spend in points' worth (a point is about one US cent), rebate rate
+    ("bronze", "Bronze", 0, Decimal("0.0100")),
+    ("silver", "Silver", 30_000, Decimal("0.0200")),
+    ("gold", "Gold", 100_000, Decimal("0.0300")),
+]
+
+
+def tiers_default_ensure(**kwargs) -> int:
+    """Make the starting tiers when there are none at all (a new database, or one a test emptied);
+    tiers staff edited are left alone. Returns how many were made. Connected to ``post_migrate``."""
+    if Tier.objects.exists():
+        return 0
+    made = 0
+    for code, name, min_spend, rate in DEFAULT_TIERS:
+        _tier, created = Tier.objects.get_or_create(
+            code=code, defaults={"name": name, "min_spend": min_spend, "rate": rate}
+        )
+        made += created
+    return made
+
+
 def _base_tier() -> Tier:
     tier = Tier.objects.order_by("min_spend").first()
     if tier is None:  # the migration makes bronze, silver and gold; someone deleted them all
-        tier = Tier.objects.create(code="bronze", name="Bronze", min_spend=0, rate=Decimal("0.0100"))
+        # Buyers' first accounts made at the same moment make it once (the unique code decides).
+        tier, _created = Tier.objects.get_or_create(
+            code="bronze", defaults={"name": "Bronze", "min_spend": 0, "rate": Decimal("0.0100")}
+        )
     return tier
 
 
@@ -74,18 +99,24 @@ def account_get_or_create(*, user) -> LoyaltyAccount:
     account = LoyaltyAccount.objects.filter(user=user).select_related("tier").first()
     if account is not None:
         return account
+    tier = _base_tier()  # outside the savepoint: only the unique buyer may say "made meanwhile" below
     try:
         with transaction.atomic():
-            return LoyaltyAccount.objects.create(user=user, tier=_base_tier(), tier_since=timezone.now())
+            return LoyaltyAccount.objects.create(user=user, tier=tier, tier_since=timezone.now())
     except IntegrityError:  # made by a concurrent request
         return LoyaltyAccount.objects.select_related("tier").get(user=user)
 
 
 def _lock(*, user=None, account_id: int | None = None) -> LoyaltyAccount:
     """The account's row, locked until the transaction ends (made first when missing)."""
-    if account_id is None:
-        account_id = account_get_or_create(user=user).pk
-    return LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier").get(pk=account_id)
+    locked = LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier")
+    if account_id is not None:
+        return locked.get(pk=account_id)
+    account = locked.filter(user=user).first()
+    if account is None:
+        account_get_or_create(user=user)
+        account = locked.get(user=user)
+    return account
 
 
 def _write(account: LoyaltyAccount, entries: list[LedgerEntry], *, now: datetime | None = None) -> list[LedgerEntry]:
@@ -154,15 +185,16 @@ def earning_record(
     rate = account.tier.rate
     base = money_to_points(paid * rate, currency)
     boosts = _live_boosts(shop=shop, product_ids={ln.product_id for ln in lines if ln.product_id}, at=placed_at)
-    awards: list[tuple[Boost, int]] = []
+    boosted: dict[int, Decimal] = {}  # per boost, the money paid for its product (on one or more lines)
     for line in lines:
         boost = boosts.get(line.product_id)
         if boost is not None:
-            points = money_to_points(line.amount * boost.extra_rate, currency)
-            if points:
-                awards.append((boost, points))
-    boost_points = sum(points for _boost, points in awards)
-    first = not Earning.objects.filter(account=account).exclude(status=Earning.Status.REVERSED).exists()
+            boosted[boost.pk] = boosted.get(boost.pk, Decimal(0)) + line.amount * boost.extra_rate
+    awards = {boost_id: money_to_points(value, currency) for boost_id, value in boosted.items()}
+    awards = {boost_id: points for boost_id, points in awards.items() if points}
+    boost_points = sum(awards.values())
+    # The first order the buyer paid money for (one paid entirely with points, or reversed, doesn't count).
+    first = not Earning.objects.filter(account=account, paid__gt=0).exclude(status=Earning.Status.REVERSED).exists()
     bonus = settings.LOYALTY_FIRST_PURCHASE_BONUS if first and paid > 0 else 0
     earning = Earning.objects.create(
         account=account,
@@ -177,11 +209,8 @@ def earning_record(
         bonus_points=bonus,
         placed_at=placed_at,
     )
-    merged: dict[int, int] = {}
-    for boost, points in awards:  # two lines of one boosted product: one award
-        merged[boost.pk] = merged.get(boost.pk, 0) + points
     BoostAward.objects.bulk_create(
-        [BoostAward(boost_id=boost_id, earning=earning, points=points) for boost_id, points in merged.items()]
+        [BoostAward(boost_id=boost_id, earning=earning, points=points) for boost_id, points in awards.items()]
     )
     account.currency = currency
     reason = _("Order %(number)s at %(shop)s") % {"number": reference, "shop": shop.name}
@@ -254,6 +283,8 @@ def earning_reduce(*, reference: str, refunded: Decimal, reason: str = "") -> Ea
     all of it refunded reverses the earning with its bonus. Safe to call again with the same total."""
     earning = _earning_locked(reference)
     if earning is None or earning.status == Earning.Status.REVERSED:
+        return earning
+    if not earning.paid:  # paid entirely with points: it earned nothing that a refund could shrink
         return earning
     refunded = min(max(Decimal(refunded), Decimal(0)), earning.paid)
     if refunded >= earning.paid:
@@ -505,109 +536,286 @@ def points_adjust(*, user, points: int, reason: str, actor) -> LedgerEntry:
     return entry
 
 
-# --- nightly: expiry -------------------------------------------------------------------------------------
+# --- shops' boosts -----------------------------------------------------------------------------------------
+
+BOOST_RATE_MIN = Decimal("0.0050")
+BOOST_RATE_MAX = Decimal("0.2000")
 
 
-def _due_by(account_id: int, at: datetime) -> int:
-    """Points of the account whose lots expire by ``at`` and are not used yet (first in, first out):
-    lots expiring by then plus every non-lot entry of the available bucket (see models)."""
-    total = (
-        LedgerEntry.objects.filter(account_id=account_id, bucket=Bucket.AVAILABLE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__lte=at))
-        .aggregate(total=Sum("points"))["total"]
-    )
-    return max(0, total or 0)
+def boost_check(
+    *,
+    shop,
+    product,
+    extra_rate: Decimal,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    boost: Boost | None = None,
+    now: datetime | None = None,
+) -> datetime:
+    """Check a new boost (``boost`` None) or a change to ``boost``; return the start it gets.
+
+    A new boost never reaches back to orders placed before it was made: a start in the past becomes
+    now (and its end must be in the future); a changed one cannot start before it was made. Raises
+    ``LoyaltyError`` for another shop's product, a rate outside 0.5% to 20% (or finer than 0.01%),
+    an end not after the start, or a new product on a boost that has already boosted orders."""
+    if product is None or product.shop_id != shop.pk:
+        raise LoyaltyError(_("Choose one of your shop's own products."), code="boost-product")
+    if extra_rate is None or not BOOST_RATE_MIN <= Decimal(extra_rate) <= BOOST_RATE_MAX:
+        raise LoyaltyError(
+            _("The extra rebate must be between %(low)s%% and %(high)s%%.")
+            % {"low": (BOOST_RATE_MIN * 100).normalize(), "high": (BOOST_RATE_MAX * 100).normalize()},
+            code="boost-rate",
+        )
+    if Decimal(extra_rate) != Decimal(extra_rate).quantize(Decimal("0.0001")):
+        raise LoyaltyError(_("Give the extra rebate with at most two decimals, e.g. 2.25%."), code="boost-rate")
+    if boost is None:
+        now = now or timezone.now()
+        if ends_at is not None and ends_at <= now:
+            raise LoyaltyError(_("The boost must end in the future."), code="boost-window")
+        starts_at = max(starts_at, now)
+    else:
+        starts_at = max(starts_at, boost.created_at)
+    if ends_at is not None and ends_at <= starts_at:
+        raise LoyaltyError(_("The boost must end after it starts."), code="boost-window")
+    if boost is not None and product.pk != boost.product_id and boost.awards.exists():
+        raise LoyaltyError(
+            _("This boost has boosted orders, so its product cannot change: switch it off and create a new one."),
+            code="boost-product-locked",
+        )
+    return starts_at
 
 
 @transaction.atomic
-def account_expire(*, account_id: int, now: datetime) -> int:
-    """Expire what is due on one account (locked); returns the points expired."""
-    account = _lock(account_id=account_id)
-    due = min(_due_by(account.pk, now), account.balance)
-    if due <= 0:
-        return 0
-    _write(
-        account,
-        [
+def boost_create(
+    *, shop, product, extra_rate: Decimal, starts_at: datetime, ends_at: datetime | None = None, actor=None
+) -> Boost:
+    """The shop funds ``extra_rate`` (0.5% to 20%) more of the price back as points on one of its own
+    products, for orders placed from ``starts_at`` (now when in the past) until ``ends_at``
+    (open-ended when None). Refused with ``LoyaltyError`` as ``boost_check`` says."""
+    starts_at = boost_check(shop=shop, product=product, extra_rate=extra_rate, starts_at=starts_at, ends_at=ends_at)
+    boost = Boost(
+        shop=shop,
+        product=product,
+        extra_rate=Decimal(extra_rate),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        active=True,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    boost.full_clean()
+    boost.save()
+    return boost
+
+
+@transaction.atomic
+def boost_update(
+    *,
+    boost: Boost,
+    product,
+    extra_rate: Decimal,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    active: bool = True,
+) -> Boost:
+    """Change a boost, for orders placed from now on (points already awarded stay); ``active``
+    False switches it off, True on again. Refused with ``LoyaltyError`` as ``boost_check`` says."""
+    boost = Boost.objects.select_for_update(of=("self",)).select_related("shop").get(pk=boost.pk)
+    starts_at = boost_check(
+        shop=boost.shop,
+        product=product,
+        extra_rate=extra_rate,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        boost=boost,
+    )
+    boost.product = product
+    boost.extra_rate = Decimal(extra_rate)
+    boost.starts_at = starts_at
+    boost.ends_at = ends_at
+    boost.active = bool(active)
+    boost.full_clean()
+    boost.save(update_fields=["product", "extra_rate", "starts_at", "ends_at", "active", "updated_at"])
+    return boost
+
+
+@transaction.atomic
+def boost_stop(*, boost: Boost) -> Boost:
+    """Switch a boost off: orders placed from now on earn no boost points from it (those it already
+    boosted keep theirs). Stopping a stopped boost changes nothing."""
+    boost = Boost.objects.select_for_update().get(pk=boost.pk)
+    if boost.active:
+        boost.active = False
+        boost.save(update_fields=["active", "updated_at"])
+    return boost
+
+
+# --- nightly: expiry -------------------------------------------------------------------------------------
+
+NIGHTLY_CHUNK = 500  # accounts locked and written together by the nightly jobs
+
+
+def _chunks(ids: list[int], size: int = NIGHTLY_CHUNK):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _unused_by(at: datetime):
+    """Available entries that count towards what expires by ``at``: lots expiring by then and every
+    non-lot entry (first in, first out; see models)."""
+    return LedgerEntry.objects.filter(bucket=Bucket.AVAILABLE).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__lte=at)
+    )
+
+
+def _due_by_accounts(account_ids: list[int], at: datetime) -> dict[int, int]:
+    """Points of each account whose lots expire by ``at`` and are not used yet (one grouped query)."""
+    rows = (
+        _unused_by(at).filter(account_id__in=account_ids).values("account_id").annotate(total=Sum("points")).order_by()
+    )
+    return {row["account_id"]: row["total"] for row in rows if row["total"] > 0}
+
+
+def _due_by(account_id: int, at: datetime) -> int:
+    return _due_by_accounts([account_id], at).get(account_id, 0)
+
+
+def _locked_accounts(account_ids: list[int]) -> list[LoyaltyAccount]:
+    # In primary-key order, like every multi-account lock here: two jobs never deadlock.
+    return list(
+        LoyaltyAccount.objects.select_for_update(of=("self",))
+        .select_related("user", "tier")
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def accounts_expire(*, account_ids: list[int], now: datetime) -> dict[int, int]:
+    """Expire what is due on these accounts (locked together, in one transaction); returns the
+    points expired per account that lost any."""
+    accounts = _locked_accounts(account_ids)
+    due = _due_by_accounts([a.pk for a in accounts], now)
+    reason = _("Points earned more than %(days)s days ago") % {"days": settings.LOYALTY_POINTS_LIFETIME_DAYS}
+    expired: dict[int, int] = {}
+    entries = []
+    for account in accounts:
+        points = min(due.get(account.pk, 0), account.balance)
+        if points <= 0:
+            continue
+        entries.append(
             LedgerEntry(
+                account=account,
                 kind=Kind.EXPIRE,
                 bucket=Bucket.AVAILABLE,
-                points=-due,
-                reason=_("Points earned more than %(days)s days ago") % {"days": settings.LOYALTY_POINTS_LIFETIME_DAYS},
+                points=-points,
+                reason=reason,
+                created_at=now,
             )
-        ],
-        now=now,
-    )
-    return due
+        )
+        account.balance -= points
+        account.updated_at = now
+        expired[account.pk] = points
+    LedgerEntry.objects.bulk_create(entries)
+    LoyaltyAccount.objects.bulk_update([a for a in accounts if a.pk in expired], ["balance", "updated_at"])
+    return expired
+
+
+def account_expire(*, account_id: int, now: datetime) -> int:
+    """Expire what is due on one account; returns the points expired."""
+    return accounts_expire(account_ids=[account_id], now=now).get(account_id, 0)
 
 
 def points_expire(*, now: datetime | None = None) -> dict[str, int]:
     """The nightly expiry: every account with points past their lifetime loses them (oldest first),
     then buyers with points expiring in the next ``LOYALTY_EXPIRY_NOTICE_DAYS`` are warned once per
-    lot. Each account is its own transaction; running it twice expires nothing more."""
+    lot. One grouped query finds the accounts; they are locked and written ``NIGHTLY_CHUNK`` at a
+    time. Running it twice expires nothing more."""
     now = now or timezone.now()
     candidates = (
-        LedgerEntry.objects.filter(bucket=Bucket.AVAILABLE, expires_at__lte=now, account__balance__gt=0)
+        _unused_by(now)
+        .filter(account__balance__gt=0)
+        .values("account_id")
+        .annotate(total=Sum("points"))
+        .filter(total__gt=0)
+        .order_by("account_id")
         .values_list("account_id", flat=True)
-        .distinct()
     )
     accounts = points = 0
-    for account_id in list(candidates):
-        expired = account_expire(account_id=account_id, now=now)
-        if expired:
-            accounts += 1
-            points += expired
+    for chunk in _chunks(list(candidates)):
+        expired = accounts_expire(account_ids=chunk, now=now)
+        accounts += len(expired)
+        points += sum(expired.values())
     warned = expiry_notices_send(now=now)
     return {"accounts": accounts, "points": points, "warned": warned}
 
 
+def _lots_to_warn(now: datetime, horizon: datetime):
+    """Lots expiring between now and ``horizon`` that their account was not warned about yet."""
+    return LedgerEntry.objects.filter(
+        bucket=Bucket.AVAILABLE, expires_at__gt=now, expires_at__lte=horizon, account__balance__gt=0
+    ).filter(Q(account__expiry_notified_until__isnull=True) | Q(expires_at__gt=F("account__expiry_notified_until")))
+
+
 @transaction.atomic
+def accounts_expiry_notice(*, account_ids: list[int], now: datetime) -> set[int]:
+    """Warn these buyers of the points that expire within the notice period (once per lot: each
+    account remembers the last expiry it was warned of); returns the accounts emailed. Nobody is
+    emailed about points they have already spent."""
+    horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
+    accounts = _locked_accounts(account_ids)
+    ids = [a.pk for a in accounts]
+    last = dict(
+        _lots_to_warn(now, horizon)
+        .filter(account_id__in=ids)
+        .values("account_id")
+        .annotate(last=Max("expires_at"))
+        .order_by()
+        .values_list("account_id", "last")
+    )
+    due = _due_by_accounts(ids, horizon)
+    warned, changed = set(), []
+    for account in accounts:
+        if account.pk not in last:
+            continue
+        account.expiry_notified_until = last[account.pk]
+        account.updated_at = now
+        changed.append(account)
+        points = min(due.get(account.pk, 0), account.balance)
+        if points > 0:
+            _expiry_email(account, points=points, expires_at=last[account.pk])
+            warned.add(account.pk)
+    LoyaltyAccount.objects.bulk_update(changed, ["expiry_notified_until", "updated_at"])
+    return warned
+
+
 def account_expiry_notice(*, account_id: int, now: datetime) -> bool:
     """Warn one buyer of the points that expire within the notice period (once per lot)."""
-    account = _lock(account_id=account_id)
-    horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
-    lots = LedgerEntry.objects.filter(
-        account=account, bucket=Bucket.AVAILABLE, expires_at__gt=now, expires_at__lte=horizon
-    )
-    if account.expiry_notified_until is not None:
-        lots = lots.filter(expires_at__gt=account.expiry_notified_until)
-    last = lots.order_by("-expires_at").values_list("expires_at", flat=True).first()
-    if last is None:
-        return False
-    due = min(_due_by(account.pk, horizon), account.balance)
-    account.expiry_notified_until = last
-    account.save(update_fields=["expiry_notified_until", "updated_at"])
-    if due <= 0:
-        return False
+    return account_id in accounts_expiry_notice(account_ids=[account_id], now=now)
+
+
+def _expiry_email(account: LoyaltyAccount, *, points: int, expires_at: datetime) -> None:
     user = account.user
     context = {
         "user": user,
-        "points": due,
-        "value": points_to_money(due, account.currency),
-        "expires_at": last,
+        "points": points,
+        "value": points_to_money(points, account.currency),
+        "expires_at": expires_at,
         "site_url": settings.SITE_URL,
     }
     with translation.override(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE):
         email_send(
             to=[user.email],
-            subject=_("%(points)s of your points expire soon") % {"points": due},
+            subject=_("%(points)s of your points expire soon") % {"points": points},
             body=render_to_string("loyalty/email/points_expiring.txt", context),
         )
-    return True
 
 
 def expiry_notices_send(*, now: datetime | None = None) -> int:
+    """Warn every buyer with points expiring within ``LOYALTY_EXPIRY_NOTICE_DAYS``; returns how many."""
     now = now or timezone.now()
     horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
-    candidates = (
-        LedgerEntry.objects.filter(
-            bucket=Bucket.AVAILABLE, expires_at__gt=now, expires_at__lte=horizon, account__balance__gt=0
-        )
-        .filter(Q(account__expiry_notified_until__isnull=True) | Q(expires_at__gt=F("account__expiry_notified_until")))
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
-    return sum(1 for account_id in list(candidates) if account_expiry_notice(account_id=account_id, now=now))
+    candidates = _lots_to_warn(now, horizon).values_list("account_id", flat=True).distinct().order_by("account_id")
+    return sum(len(accounts_expiry_notice(account_ids=chunk, now=now)) for chunk in _chunks(list(candidates)))
 
 
 # --- nightly: tiers ----------------------------------------------------------------------------------------
@@ -629,31 +837,51 @@ def spend_by_account(*, since: datetime, account_ids: list[int] | None = None) -
     if account_ids is not None:
         rows = rows.filter(account_id__in=account_ids)
     spend: dict[int, Decimal] = {}
-    for row in rows.values("account_id", "currency").annotate(paid=Sum("paid"), refunded=Sum("refunded")):
+    for row in rows.values("account_id", "currency").annotate(paid=Sum("paid"), refunded=Sum("refunded")).order_by():
         worth = (row["paid"] - row["refunded"]) / point_value(row["currency"])
         spend[row["account_id"]] = spend.get(row["account_id"], Decimal(0)) + worth
     return {account_id: int(value.to_integral_value(rounding=ROUND_FLOOR)) for account_id, value in spend.items()}
 
 
 @transaction.atomic
+def accounts_tier_set(*, spend: dict[int, int], tiers: list[Tier], now: datetime) -> dict[int, str]:
+    """Put each account of ``spend`` (account id → 12-month spend) in the tier its spend reaches,
+    locked and written together; returns "promoted", "demoted" or "" per account. A tier change is
+    recorded (``TierChange``) and a promotion emailed."""
+    accounts = _locked_accounts(list(spend))
+    changes, moved = [], {}
+    for account in accounts:
+        new_spend = spend[account.pk]
+        tier = tier_for(spend=new_spend, tiers=tiers)
+        moved[account.pk] = ""
+        if tier.pk != account.tier_id:
+            moved[account.pk] = "promoted" if tier.min_spend > account.tier.min_spend else "demoted"
+            changes.append(
+                TierChange(account=account, from_tier=account.tier, to_tier=tier, spend_12m=new_spend, created_at=now)
+            )
+            account.tier = tier
+            account.tier_since = now
+            if moved[account.pk] == "promoted":
+                _promotion_email(account, tier)
+        account.spend_12m = new_spend
+        account.tier_reviewed_at = now
+        account.updated_at = now
+    TierChange.objects.bulk_create(changes)
+    LoyaltyAccount.objects.bulk_update(
+        accounts, ["tier", "tier_since", "spend_12m", "tier_reviewed_at", "updated_at"], batch_size=NIGHTLY_CHUNK
+    )
+    return moved
+
+
 def account_tier_set(*, account_id: int, spend: int, tiers: list[Tier], now: datetime) -> str:
     """Put one account in the tier its spend reaches; "promoted", "demoted" or "" (unchanged)."""
-    account = _lock(account_id=account_id)
-    tier = tier_for(spend=spend, tiers=tiers)
-    moved = ""
-    if tier.pk != account.tier_id:
-        moved = "promoted" if tier.min_spend > account.tier.min_spend else "demoted"
-        TierChange.objects.create(
-            account=account, from_tier=account.tier, to_tier=tier, spend_12m=spend, created_at=now
-        )
-        account.tier = tier
-        account.tier_since = now
-        if moved == "promoted":
-            _promotion_email(account, tier)
-    account.spend_12m = spend
-    account.tier_reviewed_at = now
-    account.save(update_fields=["tier", "tier_since", "spend_12m", "tier_reviewed_at", "updated_at"])
-    return moved
+    return accounts_tier_set(spend={account_id: spend}, tiers=tiers, now=now).get(account_id, "")
+
+
+def _percent(rate: Decimal) -> Decimal:
+    """``rate`` in percent to one decimal, without a trailing ``.0`` (``0.0200`` → 2, ``0.1000`` → 10)."""
+    percent = (rate * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return percent.quantize(Decimal(1)) if percent == percent.to_integral_value() else percent
 
 
 def _promotion_email(account: LoyaltyAccount, tier: Tier) -> None:
@@ -661,7 +889,7 @@ def _promotion_email(account: LoyaltyAccount, tier: Tier) -> None:
     context = {
         "user": user,
         "tier": tier,
-        "rate_percent": (tier.rate * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP).normalize(),
+        "rate_percent": _percent(tier.rate),
         "site_url": settings.SITE_URL,
     }
     with translation.override(getattr(user, "preferred_language", "") or settings.LANGUAGE_CODE):
@@ -674,32 +902,25 @@ def _promotion_email(account: LoyaltyAccount, tier: Tier) -> None:
 
 def tiers_review(*, now: datetime | None = None) -> dict[str, int]:
     """The nightly tier review: each account's rolling 12-month spend decides its tier; promoted
-    buyers are emailed. Only accounts whose spend or tier changes are written."""
+    buyers are emailed. Only accounts whose spend or tier changes are written, ``NIGHTLY_CHUNK`` at a
+    time."""
     now = now or timezone.now()
     since = now - timedelta(days=settings.LOYALTY_TIER_WINDOW_DAYS)
     tiers = list(Tier.objects.order_by("min_spend"))
     spend = spend_by_account(since=since)
-    # Accounts that spent, plus those whose last review counted spend or put them above the base tier.
-    others = LoyaltyAccount.objects.filter(Q(spend_12m__gt=0) | ~Q(tier=tiers[0])).values_list(
-        "pk", "tier_id", "spend_12m"
-    )
-    current = {pk: (tier_id, spent) for pk, tier_id, spent in others}
-    if spend:
-        current.update(
-            {
-                pk: (tier_id, spent)
-                for pk, tier_id, spent in LoyaltyAccount.objects.filter(pk__in=list(spend)).values_list(
-                    "pk", "tier_id", "spend_12m"
-                )
-            }
-        )
-    counts = {"reviewed": 0, "promoted": 0, "demoted": 0}
-    for account_id, (tier_id, spent) in current.items():
+    changed: dict[int, int] = {}
+    for account_id, tier_id, spent in LoyaltyAccount.objects.values_list("pk", "tier_id", "spend_12m").iterator(
+        chunk_size=10_000
+    ):
         new_spend = spend.get(account_id, 0)
-        if new_spend == spent and tier_for(spend=new_spend, tiers=tiers).pk == tier_id:
-            continue
-        moved = account_tier_set(account_id=account_id, spend=new_spend, tiers=tiers, now=now)
-        counts["reviewed"] += 1
-        if moved:
-            counts[moved] += 1
+        if new_spend != spent or tier_for(spend=new_spend, tiers=tiers).pk != tier_id:
+            changed[account_id] = new_spend
+    counts = {"reviewed": 0, "promoted": 0, "demoted": 0}
+    ids = sorted(changed)
+    for chunk in _chunks(ids):
+        moved = accounts_tier_set(spend={pk: changed[pk] for pk in chunk}, tiers=tiers, now=now)
+        counts["reviewed"] += len(moved)
+        for outcome in moved.values():
+            if outcome:
+                counts[outcome] += 1
     return counts

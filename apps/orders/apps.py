@@ -16,6 +16,7 @@ class OrdersConfig(AppConfig):
         from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
 
         from .demo import seed_demo_orders
+        from .demo_loyalty import seed_demo_loyalty
         from .panels import buy_panel
         from .receivers import (
             merge_guest_cart,
@@ -26,6 +27,7 @@ class OrdersConfig(AppConfig):
 
         product_page_panels.register("buy", buy_panel, order=10)
         demo_seeders.register("orders", seed_demo_orders, order=60)
+        demo_seeders.register("loyalty", seed_demo_loyalty, order=65)  # after the orders it builds on
         user_logged_in.connect(merge_guest_cart, dispatch_uid="orders.merge_guest_cart")
         payment_succeeded.connect(payment_succeeded_received, dispatch_uid="orders.payment_succeeded")
         payment_refunded.connect(payment_refunded_received, dispatch_uid="orders.payment_refunded")

@@ -295,6 +295,10 @@ def order_money_taken(*, order: Order) -> bool:
     if order.payment_method == PaymentMethod.PAY_ON_PICKUP or order.checkout_id is None:
         reference = order.number
     else:
+        if order.checkout.status == Checkout.Status.PLACED:
+            # A card checkout is placed once paid (``checkout_paid`` marks it before moving its orders,
+            # while the payment row may not say so yet).
+            return True
         reference = order.checkout.number
     payment = payment_get_by_reference(reference=reference)
     return payment is not None and payment.status in PAID

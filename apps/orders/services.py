@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -795,6 +795,11 @@ def checkout_paid(*, number: str) -> Checkout | None:
     checkout = Checkout.objects.select_for_update().filter(number=number).first()
     if checkout is None:
         return None
+    # Placed (paid) before its orders move: the payments app signals a success before it saves the
+    # payment, so their receivers learn that the money was taken from the checkout (order_money_taken).
+    if checkout.status != Checkout.Status.PLACED:
+        checkout.status = Checkout.Status.PLACED
+        checkout.save(update_fields=["status", "updated_at"])
     for order in checkout.orders.select_for_update(of=("self",)).select_related("shop", "buyer").order_by("shop_id"):
         if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAYMENT_FAILED):
             try:
@@ -809,15 +814,17 @@ def checkout_paid(*, number: str) -> Checkout | None:
                         via="payments",
                         locked=True,
                     )
+                    # The money came in: the sale is the shop's until the refund (queued) gives it back,
+                    # which needs the sale in the payout ledger.
+                    payout_record_sale(
+                        shop=order.shop, reference=order.number, gross=Money(order.total, order.currency)
+                    )
                     enqueue_on_commit(_refund_task(), order_id=order.pk)
                     continue
             order_transition(order=order, to=Order.Status.PAID, actor=Actor.system(), via="payments", locked=True)
             _order_email(order)
         if order.status in states.REFUNDABLE and order.status != Order.Status.CANCELLED:
             payout_record_sale(shop=order.shop, reference=order.number, gross=Money(order.total, order.currency))
-    if checkout.status != Checkout.Status.PLACED:
-        checkout.status = Checkout.Status.PLACED
-        checkout.save(update_fields=["status", "updated_at"])
     return checkout
 
 
@@ -908,6 +915,11 @@ def order_payment_collect(*, order: Order, actor) -> Order:
             _("Order %(number)s is %(status)s.") % {"number": order.number, "status": order.get_status_display()}
         )
     payment = _payment_of(order)
+    if payment is None:  # paid in full with loyalty points: no counter payment was ever made
+        raise CheckoutError(
+            _("Order %(number)s was paid in full with points: there is nothing to take at the counter.")
+            % {"number": order.number}
+        )
     try:
         payment_collect(payment=payment, actor=actor)
     except PaymentError as exc:
@@ -1014,29 +1026,60 @@ def order_refund(
     return order
 
 
+def order_money_left(*, order: Order) -> Decimal:
+    """Money paid for ``order`` (its total less the points used) not given back yet. Every refund
+    gives back exactly its amount as points (at the value they were spent at) and money, so the
+    money refunded is what was refunded less the points' worth that came back."""
+    unit = order.points_value / order.points_used if order.points_used else Decimal(0)
+    return max(Decimal(0), order.amount_due - (order.amount_refunded - order.points_returned * unit))
+
+
 def refund_split(*, order: Order, amount: Decimal) -> tuple[int, Decimal]:
     """How a refund of ``amount`` on ``order`` goes back: (loyalty points, money to the card or
-    counter). Points come back in the share they paid of the order (whole points), the refund that
-    empties the order gives back all that is left of both, and neither part ever exceeds what is
-    left of it."""
+    counter), together worth exactly ``amount``. Points come back in the share they paid of the
+    order (whole points), the refund that empties the order gives back all that is left of both, and
+    neither part ever exceeds what is left of it.
+
+    Where a point is worth more than the currency's minor unit (HKD, THB…), once less than a point's
+    worth of money is left some amounts cannot be made of whole points and that money: they are
+    refused (:class:`CheckoutError`) with the nearest amounts that can. Rounding one way or the
+    other instead would refund more money than was paid, or lose track of it, by the next refund."""
     if not order.points_used:
         return 0, amount
     unit = order.points_value / order.points_used
     points_left = order.points_used - order.points_returned
-    money_left = max(Decimal(0), order.amount_due - (order.amount_refunded - order.points_returned * unit))
+    money_left = order_money_left(order=order)
     if amount >= order.total - order.amount_refunded:
-        points = points_left
+        wanted = points_left
     else:
-        share = (amount * order.points_used / order.total).to_integral_value(rounding=ROUND_HALF_UP)
-        points = min(points_left, int(share))
-    money = amount - points * unit
-    if money > money_left:  # the money is all given back already: the rest comes back as points
-        points = min(points_left, int(((amount - money_left) / unit).to_integral_value(rounding=ROUND_CEILING)))
-        money = amount - points * unit
-    if money < 0:  # a refund smaller than a point's worth, on an order paid with points only
-        points = min(points_left, int((amount / unit).to_integral_value(rounding=ROUND_CEILING)))
-        money = max(Decimal(0), amount - points * unit)
-    return points, money
+        wanted = int((amount * order.points_used / order.total).to_integral_value(rounding=ROUND_HALF_UP))
+    # Enough points for the money part to fit in the money left; not more than the amount is worth.
+    fewest = max(0, int(((amount - money_left) / unit).to_integral_value(rounding=ROUND_CEILING)))
+    most = min(points_left, int((amount / unit).to_integral_value(rounding=ROUND_FLOOR)))
+    if fewest > most:
+        lower = money_left + most * unit
+        currency, language = order.currency, get_language()
+        values = {
+            "number": order.number,
+            "amount": Money(amount, currency).format(language),
+            "unit": Money(unit, currency).format(language),
+            "money": Money(money_left, currency).format(language),
+            "lower": Money(lower, currency).format(language),
+        }
+        if most < points_left:
+            values["upper"] = Money((most + 1) * unit, currency).format(language)
+            message = _(
+                "Order %(number)s: %(amount)s cannot be given back as whole points (worth %(unit)s each) and the "
+                "%(money)s left in money. Refund %(lower)s or %(upper)s."
+            )
+        else:
+            message = _(
+                "Order %(number)s: %(amount)s cannot be given back as whole points (worth %(unit)s each) and the "
+                "%(money)s left in money. Refund at most %(lower)s."
+            )
+        raise CheckoutError(message % values, code="refund-amount")
+    points = min(max(wanted, fewest), most)
+    return points, amount - points * unit
 
 
 def _refund_actor(user) -> Actor:
@@ -1247,8 +1290,9 @@ def checkout_cancel(*, buyer, checkout: Checkout) -> Checkout:
 @transaction.atomic
 def refund_recorded_elsewhere(*, payment, refund) -> list[OrderRefund]:
     """A refund made outside the seller's order page (the admin's payment action, Stripe's dashboard):
-    share it out over the payment's orders (oldest first, up to what is left on each) so their
-    refunded amounts and the shops' payout ledgers follow. Refunds made here are skipped."""
+    share it out over the payment's orders (oldest first, up to the money paid for each and not given
+    back yet: points paid the rest) so their refunded amounts and the shops' payout ledgers follow.
+    Refunds made here are skipped."""
     if OrderRefund.objects.filter(reference=refund.reference).exists():
         return []
     key = f"ext-{refund.pk}-"
@@ -1260,7 +1304,7 @@ def refund_recorded_elsewhere(*, payment, refund) -> list[OrderRefund]:
     left = refund.amount
     recorded = []
     for order in orders:
-        share = min(left, order.total - order.amount_refunded)
+        share = min(left, order_money_left(order=order))
         if share <= 0:
             continue
         recorded.append(

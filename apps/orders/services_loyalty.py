@@ -72,14 +72,18 @@ def order_loyalty_follow_status(*, order: Order, from_status: str, to_status: st
     """The order's status changed: its points follow (see the module's docstring)."""
     if order.buyer_id is None:
         return
+    # Its points came back when the checkout expired, then the payment arrived after all: the order was
+    # paid as placed, so they are spent again. Cancelled at that moment (the items sold out meanwhile),
+    # the refund that follows gives them back with the money, as for any paid order.
+    paid_late = from_status == S.PAYMENT_FAILED and order.points_returned and to_status in (S.PAID, S.CANCELLED)
+    if paid_late and (to_status == S.PAID or order_money_taken(order=order)):
+        taken = redemption_retake(
+            reference=order.number, reason=_("Order %(number)s paid after all") % {"number": order.number}
+        )
+        if taken:
+            Order.objects.filter(pk=order.pk).update(points_returned=F("points_returned") - taken)
+            order.points_returned -= taken
     if to_status in (S.PAID, S.CONFIRMED):
-        if order.points_returned and from_status == S.PAYMENT_FAILED:
-            taken = redemption_retake(
-                reference=order.number, reason=_("Order %(number)s paid after all") % {"number": order.number}
-            )
-            if taken:
-                Order.objects.filter(pk=order.pk).update(points_returned=F("points_returned") - taken)
-                order.points_returned -= taken
         order_earning_record(order=order)
     elif to_status in (S.DELIVERED, S.COMPLETED):
         earning_release(reference=order.number)

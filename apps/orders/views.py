@@ -24,6 +24,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.accounts.selectors import address_get_for_user, addresses_for_user
 from apps.accounts.services import address_mark_used
 from apps.catalog.models import Variant
+from apps.loyalty.errors import LoyaltyError
+from apps.loyalty.selectors import balance_for_user, earning_for_order
+from apps.loyalty.services import points_max, points_parse
+from apps.loyalty.units import points_to_money
 from apps.payments.errors import PaymentError
 from apps.payments.selectors import (
     payment_get_by_reference,
@@ -45,6 +49,7 @@ from .selectors import (
     checkout_get_for_buyer,
     one_click_settings_get,
     order_get_for_buyer,
+    order_money_taken,
     order_timeline,
     orders_for_buyer,
     payment_methods_for,
@@ -65,6 +70,8 @@ from .services import (
 )
 
 ORDERS_PER_PAGE = 20
+# CheckoutError codes that are about the points typed: shown next to the points box.
+POINTS_ERRORS = {"points-invalid", "points-negative", "points-over-total", "not-enough-points"}
 
 
 def _session_key(request, *, create: bool) -> str | None:
@@ -153,6 +160,7 @@ def cart_line_update(request, line_id: int):
 @require_http_methods(["GET", "POST"])
 def checkout_page(request):
     errors: list[str] = []
+    points_error = ""
     cart = request_cart(request)
     if request.method == "POST":
         # The same form again (a retried request, the back button): show what the first one made.
@@ -164,7 +172,7 @@ def checkout_page(request):
             )
             return redirect(target, number=placed.number)
         if not request.POST.get("refresh"):  # "Update options and total" only shows the page again
-            result, errors = _place_from_form(request, cart, key)
+            result, errors, points_error = _place_from_form(request, cart, key)
             if result is not None:
                 _remember_count(request, 0)
                 if result.checkout.status == Checkout.Status.AWAITING_PAYMENT:
@@ -183,6 +191,15 @@ def checkout_page(request):
     address = next((a for a in addresses if a.pk == chosen_address), addresses[0] if addresses else None)
     fees = _fulfilment_step(view, address=address.snapshot() if address else None, data=data)
     total = view.totals.get(currency, Decimal("0")) + fees if currency else Decimal("0")
+    points = _points_step(
+        request.user,
+        currency=currency,
+        total=total,
+        typed=data.get("points", "") if request.method == "POST" else "",
+        error=points_error,
+    )
+    if points is None and points_error:  # no box to show it in (the buyer has no points)
+        errors.append(points_error)
     return render(
         request,
         "orders/checkout.html",
@@ -197,8 +214,40 @@ def checkout_page(request):
             "idempotency_key": uuid.uuid4().hex,
             "chosen_address": address.pk if address else None,
             "chosen_method": data.get("payment_method") if request.method == "POST" else None,
+            "points": points,
         },
     )
+
+
+def _points_step(user, *, currency: str | None, total: Decimal, typed: str, error: str = "") -> dict | None:
+    """The "Use points" box for a buyer with points (None otherwise): the balance, the most they can
+    use on ``total``, what they typed and how it splits the total (points, then money). A number
+    they cannot use shows ``error`` and splits nothing; placing the order checks it again."""
+    balance = balance_for_user(user=user)
+    if balance <= 0 or not currency:
+        return None
+    most = points_max(balance=balance, currency=currency, total=total)
+    chosen = 0
+    if not error:
+        try:
+            chosen = points_parse(typed)
+        except LoyaltyError as exc:
+            error = exc.message
+        else:
+            if chosen > most:
+                error = _("You can use at most %(points)s points on this order.") % {"points": most}
+                chosen = 0
+    value = points_to_money(chosen, currency).amount
+    return {
+        "balance": balance,
+        "balance_value": points_to_money(balance, currency),
+        "max": most,
+        "typed": (typed or "").strip()[:20],
+        "chosen": chosen,
+        "value": value,
+        "to_pay": total - value,
+        "error": error,
+    }
 
 
 def _fulfilment_step(view, *, address: dict | None, data) -> Decimal:
@@ -217,7 +266,8 @@ def _fulfilment_step(view, *, address: dict | None, data) -> Decimal:
 
 
 def _place_from_form(request, cart, key: str):
-    """Check the posted order form and place it; (result, []) or (None, messages for the page)."""
+    """Check the posted order form and place it: (result, [], "") or (None, messages for the page,
+    "") or, when the points typed cannot be used, (None, [], what is wrong with them)."""
     errors = []
     address_id = _int(request.POST.get("address"))
     method = request.POST.get("payment_method", "")
@@ -234,7 +284,7 @@ def _place_from_form(request, cart, key: str):
     if cart is None:
         errors.append(_("Your cart is empty."))
     if errors:
-        return None, errors
+        return None, errors, ""
     address = address_get_for_user(user=request.user, address_id=address_id)  # another buyer's: 404
     fulfilments = {}
     for name, value in request.POST.items():
@@ -254,9 +304,11 @@ def _place_from_form(request, cart, key: str):
     except CheckoutError as exc:
         if exc.code in ("price-changed", "total-changed"):
             cart_prices_refresh(cart=cart)
-        return None, [exc.message]
+        if exc.code in POINTS_ERRORS:
+            return None, [], exc.message
+        return None, [exc.message], ""
     address_mark_used(address=address)
-    return result, []
+    return result, [], ""
 
 
 @login_required
@@ -347,6 +399,8 @@ def order_page(request, number: str):
             "documents": documents_for_order(order=order),
             "timeline": order_timeline(order=order, audience="buyer"),
             "delivery": delivery,
+            "earning": earning_for_order(reference=order.number) if order.buyer_id else None,
+            "money_taken": order_money_taken(order=order) if order.points_used else None,
         },
     )
 
@@ -396,6 +450,7 @@ def one_click_settings(request):
             "cards": cards,
             "card_payments": payments_card_enabled(),
             "fulfilments": Fulfilment.choices,
+            "points_balance": balance_for_user(user=request.user),
         },
     )
 

@@ -180,6 +180,7 @@ def order_detail(request, number: str):
             "overdue": order.status in states.NOT_DISPATCHED and timezone.now() > dispatch_by,
             "refund_key": uuid.uuid4().hex[:16],
             "documents": documents_for_order(order=order),
+            "money_taken": order_money_taken(order=order) if order.points_used else None,
         },
     )
 

@@ -29,6 +29,7 @@ SCOPE_PERMS: dict[str, frozenset[Perm]] = {
     ApiScope.ORDERS: frozenset({Perm.ORDERS_VIEW, Perm.ORDERS_FULFIL, Perm.ORDERS_MANAGE}),
     ApiScope.LOGISTICS: frozenset({Perm.ORDERS_VIEW, Perm.ORDERS_FULFIL}),
     ApiScope.MESSAGES: frozenset({Perm.MESSAGES_VIEW, Perm.MESSAGES_REPLY}),
+    ApiScope.LOYALTY: frozenset({Perm.BOOSTS_MANAGE}),
 }
 
 

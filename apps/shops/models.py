@@ -189,6 +189,7 @@ class ApiScope(models.TextChoices):
     ORDERS = "orders", _("Orders")
     LOGISTICS = "logistics", _("Logistics")
     MESSAGES = "messages", _("Messages")
+    LOYALTY = "loyalty", _("Loyalty boosts")
 
 
 class ApiKey(TimeStampedModel):

@@ -35,6 +35,7 @@ class Perm(models.TextChoices):
     ORDERS_MANAGE = "orders.manage", _("Accept, cancel and refund orders")
     MESSAGES_VIEW = "messages.view", _("Read buyer messages")
     MESSAGES_REPLY = "messages.reply", _("Reply to buyer messages")
+    BOOSTS_MANAGE = "boosts.manage", _("Fund loyalty boosts")
 
 
 _ALL = frozenset(Perm)

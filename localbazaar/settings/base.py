@@ -98,6 +98,7 @@ TEMPLATES = [
                 "apps.core.context_processors.site",
                 "apps.orders.panels.cart_context",
                 "apps.messaging.nav_seller.seller_inbox_link",
+                "apps.loyalty.nav_seller.seller_boosts_link",
             ],
         },
     }
@@ -304,6 +305,9 @@ SPECTACULAR_SETTINGS = {
         "OrderIntakeChannelEnum": "apps.orders.api.serializers.INTAKE_CHANNEL_CHOICES",
         "OrderFileStatusEnum": "apps.orders.api.serializers.ORDER_FILE_STATUS_CHOICES",
         "ProductStatusEnum": "apps.catalog.api.serializers.PRODUCT_STATUS_CHOICES",
+        "LoyaltyEntryKindEnum": "apps.loyalty.api.serializers.ENTRY_KIND_CHOICES",
+        "LoyaltyEntryBucketEnum": "apps.loyalty.api.serializers.ENTRY_BUCKET_CHOICES",
+        "LoyaltyPointsStatusEnum": "apps.loyalty.api.serializers.POINTS_STATUS_CHOICES",
     },
 }
 PROBLEM_TYPE_BASE_URL = env("PROBLEM_TYPE_BASE_URL", default="https://localbazaar.example/problems/")

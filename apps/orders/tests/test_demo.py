@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_demo_orders(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
-    orders = Order.objects.filter(buyer__email="buyer@localbazaar.test")
+    orders = Order.objects.filter(buyer__email="buyer@localbazaar.test", checkout__idempotency_key="demo-first-order")
     assert orders.count() == 2 and len({o.shop_id for o in orders}) == 2
     assert {o.status for o in orders} == {"confirmed"}
     till = Order.objects.filter(channel="pos")
@@ -34,7 +34,34 @@ def test_demo_orders(django_capture_on_commit_callbacks):
     total = Order.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
-    assert Order.objects.count() == total == 7
+    assert Order.objects.count() == total == 7 + 3  # and the loyalty seeder's three
+
+
+def test_demo_loyalty_history_comes_from_real_orders(django_capture_on_commit_callbacks):
+    """The loyalty seeder (after the orders one) gives the demo buyer two collected orders whose points
+    are available, a promotion by the tier review, and an order paid partly with points; the ledger
+    check is clean, and seeding again adds nothing."""
+    from apps.loyalty.models import LedgerEntry
+    from apps.loyalty.selectors import account_for_user, earning_drift, ledger_drift
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=(out := StringIO()))
+    assert "Loyalty: demo points history made" in out.getvalue()
+    buyer_orders = Order.objects.filter(buyer__email="buyer@localbazaar.test")
+    assert sorted(buyer_orders.values_list("status", flat=True)) == ["confirmed"] * 3 + ["delivered"] * 2
+    redeemed = buyer_orders.get(points_used__gt=0)
+    assert redeemed.points_used == 200 and redeemed.status == "confirmed"
+    account = account_for_user(user=redeemed.buyer)
+    assert account.tier.code == "silver" and account.balance > 0 and account.pending > 0
+    assert account.tier_changes.count() == 1
+    kinds = set(LedgerEntry.objects.filter(account=account).values_list("kind", flat=True))
+    assert kinds == {"earn", "bonus", "redeem"}
+    assert ledger_drift()[1] == [] and earning_drift()[1] == []
+    entries = LedgerEntry.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=(again := StringIO()))
+    assert "Loyalty: demo points history already there" in again.getvalue()
+    assert LedgerEntry.objects.count() == entries
 
 
 def test_seller_and_back_office_pages_show_orders_without_a_buyer_account(

@@ -45,7 +45,7 @@ class Tier(models.Model):
         help_text=_("In points' worth of money: at one point per US cent, 50000 is about USD 500."),
     )
     rate = models.DecimalField(
-        _("rebate rate"), max_digits=5, decimal_places=4, help_text=_("0.0200 gives 2% of what is paid back.")
+        _("rebate rate"), max_digits=5, decimal_places=4, help_text=_("0.0200 gives back 2 percent of what is paid.")
     )
 
     class Meta:

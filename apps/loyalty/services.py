@@ -34,6 +34,16 @@ Bucket = LedgerEntry.Bucket
 MAX_POINTS = 10_000_000  # far above any balance: a bigger number is a typing error or tampering
 
 
+def _language(account: LoyaltyAccount) -> str:
+    """The buyer's language: ledger reasons are written in it (they show on the statement as written)."""
+    return getattr(account.user, "preferred_language", "") or settings.LANGUAGE_CODE
+
+
+def _account_language(account_id: int) -> str:
+    language = LoyaltyAccount.objects.filter(pk=account_id).values_list("user__preferred_language", flat=True).first()
+    return language or settings.LANGUAGE_CODE
+
+
 def _lifetime() -> timedelta:
     return timedelta(days=settings.LOYALTY_POINTS_LIFETIME_DAYS)
 
@@ -109,7 +119,7 @@ def account_get_or_create(*, user) -> LoyaltyAccount:
 
 def _lock(*, user=None, account_id: int | None = None) -> LoyaltyAccount:
     """The account's row, locked until the transaction ends (made first when missing)."""
-    locked = LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier")
+    locked = LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("tier", "user")
     if account_id is not None:
         return locked.get(pk=account_id)
     account = locked.filter(user=user).first()
@@ -213,9 +223,11 @@ def earning_record(
         [BoostAward(boost_id=boost_id, earning=earning, points=points) for boost_id, points in awards.items()]
     )
     account.currency = currency
-    reason = _("Order %(number)s at %(shop)s") % {"number": reference, "shop": shop.name}
-    if boost_points:
-        reason += " " + _("(%(points)s boost points funded by the shop)") % {"points": boost_points}
+    with translation.override(_language(account)):
+        reason = _("Order %(number)s at %(shop)s") % {"number": reference, "shop": shop.name}
+        if boost_points:
+            reason += " " + _("(%(points)s boost points funded by the shop)") % {"points": boost_points}
+        bonus_reason = _("First purchase bonus")
     _write(
         account,
         [
@@ -227,7 +239,7 @@ def earning_record(
                 bucket=Bucket.PENDING,
                 points=bonus,
                 reference=reference,
-                reason=_("First purchase bonus"),
+                reason=bonus_reason,
             ),
         ],
     )
@@ -250,7 +262,8 @@ def earning_release(*, reference: str, now: datetime | None = None) -> Earning |
     account = _lock(account_id=earning.account_id)
     earned = earning.base_points + earning.boost_points - earning.points_reversed
     expires_at = now + _lifetime()
-    reason = _("Order %(number)s arrived: points available") % {"number": reference}
+    with translation.override(_language(account)):
+        reason = _("Order %(number)s arrived: points available") % {"number": reference}
     entries = []
     for kind, points in ((Kind.EARN, earned), (Kind.BONUS, earning.bonus_points)):
         if points > 0:
@@ -287,10 +300,13 @@ def earning_reduce(*, reference: str, refunded: Decimal, reason: str = "") -> Ea
     if not earning.paid:  # paid entirely with points: it earned nothing that a refund could shrink
         return earning
     refunded = min(max(Decimal(refunded), Decimal(0)), earning.paid)
+    if not reason:
+        with translation.override(_account_language(earning.account_id)):
+            reason = (
+                _("Order %(number)s refunded") if refunded >= earning.paid else _("Part of order %(number)s refunded")
+            ) % {"number": reference}
     if refunded >= earning.paid:
-        return _reverse(
-            earning, refunded=refunded, reason=reason or _("Order %(number)s refunded") % {"number": reference}
-        )
+        return _reverse(earning, refunded=refunded, reason=reason)
     kept = earning.paid - refunded
     earned = earning.base_points + earning.boost_points
 
@@ -308,7 +324,7 @@ def earning_reduce(*, reference: str, refunded: Decimal, reason: str = "") -> Ea
                     bucket=_bucket(earning),
                     points=-take,
                     reference=reference,
-                    reason=reason or _("Part of order %(number)s refunded") % {"number": reference},
+                    reason=reason,
                 )
             ],
         )
@@ -442,13 +458,15 @@ def points_redeem(*, user, checkout: str, currency: str, parts: list[RedemptionP
                 value=value.amount,
             )
         )
+        with translation.override(_language(account)):
+            used_on = _("Used on order %(number)s") % {"number": part.reference}
         entries.append(
             LedgerEntry(
                 kind=Kind.REDEEM,
                 bucket=Bucket.AVAILABLE,
                 points=-part.points,
                 reference=part.reference,
-                reason=_("Used on order %(number)s") % {"number": part.reference},
+                reason=used_on,
             )
         )
     Redemption.objects.bulk_create(redemptions)
@@ -695,13 +713,20 @@ def accounts_expire(*, account_ids: list[int], now: datetime) -> dict[int, int]:
     points expired per account that lost any."""
     accounts = _locked_accounts(account_ids)
     due = _due_by_accounts([a.pk for a in accounts], now)
-    reason = _("Points earned more than %(days)s days ago") % {"days": settings.LOYALTY_POINTS_LIFETIME_DAYS}
+    reasons: dict[str, str] = {}
     expired: dict[int, int] = {}
     entries = []
     for account in accounts:
         points = min(due.get(account.pk, 0), account.balance)
         if points <= 0:
             continue
+        language = _language(account)
+        if language not in reasons:
+            with translation.override(language):
+                reasons[language] = _("Points earned more than %(days)s days ago") % {
+                    "days": settings.LOYALTY_POINTS_LIFETIME_DAYS
+                }
+        reason = reasons[language]
         entries.append(
             LedgerEntry(
                 account=account,

@@ -979,11 +979,9 @@ def order_refund(
         except PaymentError as exc:
             raise CheckoutError(exc.message, code=getattr(exc, "code", "payment")) from exc
     if points_back:
-        order.points_returned += redemption_return(
-            reference=order.number,
-            points=points_back,
-            reason=_("Refund on order %(number)s") % {"number": order.number},
-        )
+        with translation.override(order.contact_language):  # the buyer's statement, in their language
+            returned_reason = _("Refund on order %(number)s") % {"number": order.number}
+        order.points_returned += redemption_return(reference=order.number, points=points_back, reason=returned_reason)
     payout_record_refund(shop=order.shop, reference=order.number, amount=amount, refund_key=reference)
     order.amount_refunded += amount.amount
     order.save(update_fields=["amount_refunded", "points_returned", "updated_at"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import F
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.loyalty.services import (
@@ -69,9 +70,23 @@ def _points_returned(order: Order, points: int) -> None:
 
 
 def order_loyalty_follow_status(*, order: Order, from_status: str, to_status: str) -> None:
-    """The order's status changed: its points follow (see the module's docstring)."""
+    """The order's status changed: its points follow (see the module's docstring). The reasons on
+    the buyer's statement are written in the buyer's language."""
     if order.buyer_id is None:
         return
+    writes_reasons = (
+        to_status in (S.CANCELLED, S.RETURNED)
+        or (to_status == S.PAYMENT_FAILED and order.points_used)
+        or (to_status == S.PAID and order.points_returned)
+    )
+    if not writes_reasons:  # earning and releasing word their entries in the loyalty app
+        _follow_status(order, from_status=from_status, to_status=to_status)
+        return
+    with translation.override(order.contact_language):
+        _follow_status(order, from_status=from_status, to_status=to_status)
+
+
+def _follow_status(order: Order, *, from_status: str, to_status: str) -> None:
     # Its points came back when the checkout expired, then the payment arrived after all: the order was
     # paid as placed, so they are spent again. Cancelled at that moment (the items sold out meanwhile),
     # the refund that follows gives them back with the money, as for any paid order.

@@ -152,7 +152,7 @@ class Migration(migrations.Migration):
                 ('code', models.SlugField(max_length=20, unique=True, verbose_name='code')),
                 ('name', models.CharField(max_length=40, verbose_name='name')),
                 ('min_spend', models.PositiveIntegerField(help_text="In points' worth of money: at one point per US cent, 50000 is about USD 500.", unique=True, verbose_name="12-month spend to reach it (points' worth)")),
-                ('rate', models.DecimalField(decimal_places=4, help_text='0.0200 gives 2% of what is paid back.', max_digits=5, verbose_name='rebate rate')),
+                ('rate', models.DecimalField(decimal_places=4, help_text='0.0200 gives back 2 percent of what is paid.', max_digits=5, verbose_name='rebate rate')),
             ],
             options={
                 'verbose_name': 'tier',

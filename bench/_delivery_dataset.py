@@ -477,9 +477,7 @@ def _book_client(idx, targets, hot_share, run_tag, ready, go, start_box, warmup,
 
 
 def book(clients: str, warmup: str, duration: str) -> dict:
-    import multiprocessing as mp
-
-    from django.db import connections
+    from _clients import run_clients
     from django.db.models import Count, F, Q
 
     from apps.delivery.models import DeliverySlot, SlotBooking
@@ -507,40 +505,18 @@ def book(clients: str, warmup: str, duration: str) -> dict:
             }
         )
     run_tag = f"{int(time.time())}"
-    connections.close_all()  # every client opens its own connection after the fork
-    ctx = mp.get_context("fork")
-    ready, results, go, start_box = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
-    procs = [
-        ctx.Process(
-            target=_book_client,
-            args=(i, targets, hot_share, run_tag, ready, go, start_box, warmup_s, duration_s, results),
-            daemon=True,
-        )
-        for i in range(clients_n)
-    ]
-    outs = []
-    try:
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=120)
-        _progress(
+    outs = run_clients(
+        _book_client,
+        lambda i: (i, targets, hot_share, run_tag),
+        clients=clients_n,
+        warmup=warmup_s,
+        duration=duration_s,
+        what="booking",
+        announce=lambda: _progress(
             f"{clients_n} clients book {len(targets['hot'])} hot slots ({hot_share:.0%} of attempts) and "
             f"{len(targets['cold'])} cold ones for {book_date}: {warmup_s:g} s warm-up + {duration_s:g} s"
-        )
-        start_box.value = time.monotonic() + 0.1
-        go.set()
-        outs = [results.get(timeout=warmup_s + duration_s + 180) for _ in procs]
-        for proc in procs:
-            proc.join(timeout=30)
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=5)
-    crashes = [o["crash"] for o in outs if "crash" in o]
-    if crashes:
-        raise RuntimeError(f"{len(crashes)} booking client(s) crashed; the first:\n{crashes[0]}")
+        ),
+    )
     counts, refused, errors, book_ms, confirm_ms = Counter(), Counter(), Counter(), [], []
     for out in outs:
         counts.update(out["counts"])

@@ -279,7 +279,7 @@ def _error_name(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:80]}"
 
 
-def _redeem_client(idx, hot, cold_max, hot_share, run_tag, ready, go, start_box, warmup, duration, results) -> None:
+def _redeem_client(idx, hot, hot_share, run_tag, ready, go, start_box, warmup, duration, results) -> None:
     try:
         from django.db import connection
 
@@ -345,9 +345,7 @@ def _redeem_client(idx, hot, cold_max, hot_share, run_tag, ready, go, start_box,
 
 
 def redeem(clients: str, warmup: str, duration: str) -> dict:
-    import multiprocessing as mp
-
-    from django.db import connections
+    from _clients import run_clients
     from django.db.models import Sum
 
     from apps.loyalty.models import LedgerEntry, LoyaltyAccount, Redemption
@@ -361,40 +359,18 @@ def redeem(clients: str, warmup: str, duration: str) -> dict:
     before = {
         "redeemed": -(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REDEEM).aggregate(s=Sum("points"))["s"] or 0),
     }
-    connections.close_all()
-    ctx = mp.get_context("fork")
-    ready, results, go, start_box = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
-    procs = [
-        ctx.Process(
-            target=_redeem_client,
-            args=(i, hot, None, hot_share, run_tag, ready, go, start_box, warmup_s, duration_s, results),
-            daemon=True,
-        )
-        for i in range(clients_n)
-    ]
-    outs = []
-    try:
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=120)
-        _progress(
+    outs = run_clients(
+        _redeem_client,
+        lambda i: (i, hot, hot_share, run_tag),
+        clients=clients_n,
+        warmup=warmup_s,
+        duration=duration_s,
+        what="redeeming",
+        announce=lambda: _progress(
             f"{clients_n} clients redeem on {len(hot)} hot accounts ({hot_share:.0%} of calls) and any other: "
             f"{warmup_s:g} s warm-up + {duration_s:g} s"
-        )
-        start_box.value = time.monotonic() + 0.1
-        go.set()
-        outs = [results.get(timeout=warmup_s + duration_s + 180) for _ in procs]
-        for proc in procs:
-            proc.join(timeout=30)
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=5)
-    crashes = [o["crash"] for o in outs if "crash" in o]
-    if crashes:
-        raise RuntimeError(f"{len(crashes)} redeeming client(s) crashed; the first:\n{crashes[0]}")
+        ),
+    )
     counts, refused, errors, ms, given = Counter(), Counter(), Counter(), [], 0
     for out in outs:
         counts.update(out["counts"])

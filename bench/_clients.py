@@ -57,3 +57,16 @@ def run_clients(
     if crashes:
         raise RuntimeError(f"{len(crashes)} {what} client(s) crashed; the first:\n{crashes[0]}")
     return outs
+
+
+def progress(message: str) -> None:
+    """A progress line of a Django-side script (shown by ``_common.run_django_script``)."""
+    print(f"  {message}", flush=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` fall (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

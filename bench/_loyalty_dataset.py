@@ -38,30 +38,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from _clients import percentile, progress
+from _common import env_float, env_int
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 SEED = 20261204
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
-def _progress(message: str) -> None:
-    print(f"  {message}", flush=True)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def prepare() -> dict:
@@ -75,8 +57,8 @@ def prepare() -> dict:
 
     started = time.monotonic()
     rng = random.Random(SEED)
-    accounts_n = _env_int("BENCH_LOYALTY_ACCOUNTS", 40_000)
-    orders_n = _env_int("BENCH_LOYALTY_ORDERS", 8)
+    accounts_n = env_int("BENCH_LOYALTY_ACCOUNTS", 40_000)
+    orders_n = env_int("BENCH_LOYALTY_ORDERS", 8)
     User = get_user_model()
     now = timezone.now()
     tier = Tier.objects.order_by("min_spend").first()
@@ -209,7 +191,7 @@ def prepare() -> dict:
         earnings_total += len(earnings)
         redemptions_total += len(redemptions)
         if (start // batch) % 5 == 4:
-            _progress(f"{start + count:,} accounts, {entries_total:,} ledger entries")
+            progress(f"{start + count:,} accounts, {entries_total:,} ledger entries")
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -241,16 +223,16 @@ def nightly() -> dict:
     # counts them.
     now = timezone.now()
     (checked, drifts), check_s = _timed(ledger_drift)
-    _progress(f"ledger check: {checked:,} accounts in {check_s:.2f} s, {len(drifts)} drifts")
+    progress(f"ledger check: {checked:,} accounts in {check_s:.2f} s, {len(drifts)} drifts")
     expired, expire_s = _timed(lambda: points_expire(now=now))
-    _progress(
+    progress(
         f"expiry: {expired['points']:,} points of {expired['accounts']:,} accounts in {expire_s:.2f} s, "
         f"{expired['warned']:,} warned"
     )
     again, expire_again_s = _timed(lambda: points_expire(now=now))
-    _progress(f"expiry again: {again['points']:,} points in {expire_again_s:.2f} s")
+    progress(f"expiry again: {again['points']:,} points in {expire_again_s:.2f} s")
     tiers, tiers_s = _timed(lambda: tiers_review(now=now))
-    _progress(f"tier review: {json.dumps(tiers)} in {tiers_s:.2f} s")
+    progress(f"tier review: {json.dumps(tiers)} in {tiers_s:.2f} s")
     tiers_again, tiers_again_s = _timed(lambda: tiers_review(now=now))
     (checked_after, drifts_after), check_after_s = _timed(ledger_drift)
     expired_in_db = -(LedgerEntry.objects.filter(kind=LedgerEntry.Kind.EXPIRE).aggregate(s=Sum("points"))["s"] or 0)
@@ -352,8 +334,8 @@ def redeem(clients: str, warmup: str, duration: str) -> dict:
     from apps.loyalty.selectors import ledger_drift
 
     clients_n, warmup_s, duration_s = int(clients), float(warmup), float(duration)
-    hot_share = _env_float("BENCH_LOYALTY_HOT_SHARE", 0.5)
-    hot_n = _env_int("BENCH_LOYALTY_HOT_ACCOUNTS", 20)
+    hot_share = env_float("BENCH_LOYALTY_HOT_SHARE", 0.5)
+    hot_n = env_int("BENCH_LOYALTY_HOT_ACCOUNTS", 20)
     hot = list(LoyaltyAccount.objects.filter(balance__gt=0).order_by("pk").values_list("pk", flat=True)[:hot_n])
     run_tag = f"{int(time.time())}"
     before = {
@@ -366,7 +348,7 @@ def redeem(clients: str, warmup: str, duration: str) -> dict:
         warmup=warmup_s,
         duration=duration_s,
         what="redeeming",
-        announce=lambda: _progress(
+        announce=lambda: progress(
             f"{clients_n} clients redeem on {len(hot)} hot accounts ({hot_share:.0%} of calls) and any other: "
             f"{warmup_s:g} s warm-up + {duration_s:g} s"
         ),
@@ -387,8 +369,8 @@ def redeem(clients: str, warmup: str, duration: str) -> dict:
     return {
         "redemptions_per_s": round(counts["redeemed"] / duration_s, 1),
         "redeem_calls_per_s": round(counts["attempts"] / duration_s, 1),
-        "redeem_p50_ms": round(_percentile(ms, 0.5), 1),
-        "redeem_p99_ms": round(_percentile(ms, 0.99), 1),
+        "redeem_p50_ms": round(percentile(ms, 0.5), 1),
+        "redeem_p99_ms": round(percentile(ms, 0.99), 1),
         "refused_not_enough_points": refused["not-enough-points"],
         "redeem_errors": sum(errors.values()),
         "errors_by_kind": dict(errors),

@@ -24,9 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from _common import PROJECT_DIR, env_float, env_int, fresh_database, reset_redis, run_checked, run_django_script
 
@@ -38,20 +36,9 @@ DATASET_SCRIPT = "_delivery_dataset.py"
 
 
 def site_env() -> dict[str, str]:
-    from web import site_env as web_site_env
+    from web import job_site_env
 
-    env = web_site_env()
-    env.update(
-        {
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "CELERY_BROKER_URL": REDIS_URL,
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "MEDIA_ROOT": str(Path(tempfile.gettempdir()) / "localbazaar-delivery-bench-media"),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
+    return job_site_env(database_url=DATABASE_URL, redis_url=REDIS_URL, name="delivery")
 
 
 def queued_messages(url: str) -> int:

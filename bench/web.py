@@ -73,6 +73,24 @@ def site_env() -> dict[str, str]:
     return env
 
 
+def job_site_env(*, database_url: str, redis_url: str, name: str) -> dict[str, str]:
+    """The site's environment for a benchmark that runs services in scripts (no web server): its own
+    database and Redis db (the Celery broker too), emails kept in memory, its own media folder
+    (``localbazaar-NAME-bench-media``), warnings only in the log."""
+    env = site_env()
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "MEDIA_ROOT": str(Path(tempfile.gettempdir()) / f"localbazaar-{name}-bench-media"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
 def hello_env() -> dict[str, str]:
     env = os.environ.copy()
     env["DJANGO_SETTINGS_MODULE"] = "_hello_app"

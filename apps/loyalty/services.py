@@ -23,7 +23,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from apps.core.money import Money
 from apps.core.services import email_send
+from apps.payments.selectors import payout_boost_total
+from apps.payments.services import payout_record_boost
 
 from .errors import LoyaltyError, NotEnoughPoints
 from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Redemption, Tier, TierChange
@@ -282,6 +285,7 @@ def earning_release(*, reference: str, now: datetime | None = None) -> Earning |
     earning.status = Earning.Status.AVAILABLE
     earning.available_at = now
     earning.save(update_fields=["status", "available_at", "updated_at"])
+    _boost_payout_follow(earning)
     return earning
 
 
@@ -334,6 +338,7 @@ def earning_reduce(*, reference: str, refunded: Decimal, reason: str = "") -> Ea
             award.save(update_fields=["points_reversed"])
     earning.refunded = refunded
     earning.save(update_fields=["refunded", "points_reversed", "updated_at"])
+    _boost_payout_follow(earning)
     return earning
 
 
@@ -358,7 +363,26 @@ def _reverse(earning: Earning, *, refunded: Decimal | None, reason: str) -> Earn
         if award.points_reversed != award.points:
             award.points_reversed = award.points
             award.save(update_fields=["points_reversed"])
+    _boost_payout_follow(earning)
     return earning
+
+
+def _boost_payout_follow(earning: Earning) -> None:
+    """The shop pays for the boost points its buyer holds: once they became available, the shop's
+    payout ledger carries minus their worth for the order, and refunds that take some back give
+    that part back (each change one line, keyed by the points kept, so a repeat writes nothing)."""
+    if earning.available_at is None or not earning.boost_points:
+        return
+    kept = sum(award.points - award.points_reversed for award in earning.boost_awards.all())
+    target = -points_to_money(kept, earning.currency).amount
+    current = payout_boost_total(shop=earning.shop, reference=earning.reference)
+    if target != current:
+        payout_record_boost(
+            shop=earning.shop,
+            reference=earning.reference,
+            amount=Money(target - current, earning.currency),
+            entry_key=f"boost-kept-{kept}",
+        )
 
 
 @transaction.atomic

@@ -227,7 +227,9 @@ class PayoutEntry(models.Model):
     UPDATE and DELETE). What the shop is owed is the sum of its lines per currency.
 
     Signs: ``sale`` +gross, ``commission`` −platform commission, ``refund`` −amount given back,
-    ``commission_refund`` +the commission the platform gives back on that refund.
+    ``commission_refund`` +the commission the platform gives back on that refund, ``loyalty_boost``
+    −the points the shop's loyalty boosts gave on the order (when they became the buyer's) or +those
+    taken back by a later refund.
     """
 
     class Kind(models.TextChoices):
@@ -235,6 +237,7 @@ class PayoutEntry(models.Model):
         COMMISSION = "commission", _("Platform commission")
         REFUND = "refund", _("Refund")
         COMMISSION_REFUND = "commission_refund", _("Commission given back")
+        LOYALTY_BOOST = "loyalty_boost", _("Loyalty boost")
 
     # PROTECT: a shop with money in its ledger is not deleted (close it instead).
     shop = models.ForeignKey(Shop, verbose_name=_("shop"), on_delete=models.PROTECT, related_name="+")
@@ -259,6 +262,7 @@ class PayoutEntry(models.Model):
                     | Q(kind="commission", amount__lte=0)
                     | Q(kind="refund", amount__lt=0)
                     | Q(kind="commission_refund", amount__gte=0)
+                    | (Q(kind="loyalty_boost") & ~Q(amount=0))
                 ),
                 name="payout_entry_sign_matches_kind",
             ),

@@ -106,6 +106,14 @@ def payout_lines_for_shop(*, shop: Shop, reference: str | None = None) -> QueryS
     return qs.order_by("-created_at", "-pk")
 
 
+def payout_boost_total(*, shop: Shop, reference: str) -> Decimal:
+    """What ``shop``'s payout ledger carries for the loyalty boosts of order ``reference`` (≤ 0)."""
+    total = PayoutEntry.objects.filter(shop=shop, reference=reference, kind=Kind.LOYALTY_BOOST).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return _exact(total)
+
+
 def _exact(value) -> Decimal:
     """A ledger sum to the cent. PostgreSQL sums NUMERIC exactly; SQLite (the demo) sums through
     floats, so its totals are rounded back to the two places every entry has."""
@@ -114,7 +122,8 @@ def _exact(value) -> Decimal:
 
 def payout_order_row_exact(row: dict) -> dict:
     """A row of :func:`payout_orders_for_shop` with its sums to the cent (see ``_exact``)."""
-    return {**row, **{key: _exact(row[key]) for key in ("sale", "commission", "refunds", "commission_back", "net")}}
+    keys = ("sale", "commission", "refunds", "commission_back", "boosts", "net")
+    return {**row, **{key: _exact(row[key]) for key in keys}}
 
 
 def _kind_sum(kind: str):
@@ -123,7 +132,7 @@ def _kind_sum(kind: str):
 
 def payout_orders_for_shop(*, shop: Shop) -> QuerySet:
     """One row per order (and currency): ``reference``, ``currency``, ``sale``, ``commission``,
-    ``refunds``, ``commission_back``, ``net`` (what the shop is owed for it), ``lines`` and
+    ``refunds``, ``commission_back``, ``boosts`` (loyalty boosts the shop funded), ``net`` (what the shop is owed for it), ``lines`` and
     ``last_at``; the most recent order first. One query."""
     return (
         PayoutEntry.objects.filter(shop=shop)
@@ -133,6 +142,7 @@ def payout_orders_for_shop(*, shop: Shop) -> QuerySet:
             commission=_kind_sum(Kind.COMMISSION),
             refunds=_kind_sum(Kind.REFUND),
             commission_back=_kind_sum(Kind.COMMISSION_REFUND),
+            boosts=_kind_sum(Kind.LOYALTY_BOOST),
             net=Sum("amount"),
             lines=Count("pk"),
             last_at=Max("created_at"),

@@ -963,6 +963,34 @@ def payout_record_sale(*, shop: Shop, reference: str, gross: Money) -> list[Payo
 
 
 @transaction.atomic
+def payout_record_boost(*, shop: Shop, reference: str, amount: Money, entry_key: str) -> PayoutEntry:
+    """Record what ``shop``'s loyalty boosts cost on order ``reference``: ``amount`` negative when the
+    boosted points became the buyer's, positive when a refund took some of them back. ``entry_key``
+    names the change (recording it again returns the line already written)."""
+    reference = _reference(reference, what="order number", error=PayoutError)
+    entry_key = (entry_key or "").strip()[:100]
+    if not entry_key:
+        raise PayoutError("A boost line needs an entry key.")
+    if amount.amount == 0:
+        raise PayoutError("A boost line needs an amount.")
+    existing = PayoutEntry.objects.filter(
+        shop=shop, reference=reference, kind=PayoutKind.LOYALTY_BOOST, entry_key=entry_key
+    ).first()
+    if existing is not None:
+        return existing
+    entry = PayoutEntry(
+        shop=shop,
+        reference=reference,
+        kind=PayoutKind.LOYALTY_BOOST,
+        entry_key=entry_key,
+        amount=amount.amount,
+        currency=amount.currency,
+    )
+    _ledger_write([entry])
+    return entry
+
+
+@transaction.atomic
 def payout_record_refund(*, shop: Shop, reference: str, amount: Money, refund_key: str = "") -> list[PayoutEntry]:
     """Record a refund of ``amount`` on order ``reference`` in ``shop``'s ledger: a refund line
     (−amount) and the platform's commission given back in proportion (+commission × amount / sale;

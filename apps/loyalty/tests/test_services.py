@@ -579,3 +579,38 @@ def test_the_ledger_refuses_to_change_or_delete_an_entry(change):
         else:
             entries.delete()
     assert list(entries.values_list("points", flat=True)) == [100]
+
+
+def test_the_shop_pays_for_its_boost_points_once_they_are_the_buyers_and_gets_back_what_refunds_take():
+    """A 10% boost on a 100-dollar product: nothing in the shop's payout ledger while the points are
+    pending; −10.00 when the order arrives (1,000 points at one cent); +3.00 back when a refund of 30%
+    takes 300 of them; the rest back when the order is reversed. Repeating a step writes nothing."""
+    from apps.payments.selectors import payout_boost_total, payout_lines_for_shop
+
+    product = ProductFactory()
+    _boost(product, "0.1000")
+    earning = _boosted_order(buyer(), product)
+    shop, number = product.shop, earning.reference
+    assert payout_boost_total(shop=shop, reference=number) == Decimal("0.00")
+
+    earning_release(reference=number)
+    assert payout_boost_total(shop=shop, reference=number) == Decimal("-10.00")
+    earning_release(reference=number)
+    earning_reduce(reference=number, refunded=Decimal("30.00"))
+    assert payout_boost_total(shop=shop, reference=number) == Decimal("-7.00")
+    earning_reduce(reference=number, refunded=Decimal("30.00"))
+    assert payout_lines_for_shop(shop=shop, reference=number).count() == 2
+    earning_reverse(reference=number, reason="returned")
+    assert payout_boost_total(shop=shop, reference=number) == Decimal("0.00")
+    _ledger_is_clean()
+
+
+def test_boost_points_taken_back_before_the_order_arrives_are_never_charged():
+    from apps.payments.selectors import payout_boost_total
+
+    product = ProductFactory()
+    _boost(product, "0.1000")
+    earning = _boosted_order(buyer(), product)
+    earning_reduce(reference=earning.reference, refunded=Decimal("50.00"))
+    earning_release(reference=earning.reference)
+    assert payout_boost_total(shop=product.shop, reference=earning.reference) == Decimal("-5.00")

@@ -247,6 +247,15 @@ def document_pdf(*, document: OrderDocument) -> bytes:
             style["small"],
         ),
     ]
+    order_facts = data.get("order", {})
+    if order_facts.get("points_used"):
+        story.append(
+            _p(
+                _("Paid in part with %(points)s LocalBazaar loyalty points worth %(value)s.")
+                % {"points": order_facts["points_used"], "value": _money(order_facts["points_value"], currency)},
+                style["small"],
+            )
+        )
     return _build(story, title=f"{title} {document.number}")
 
 

@@ -194,6 +194,9 @@ def _invoice_contents(order: Order, *, rate: Decimal, issued_at: datetime) -> tu
             "channel": order.channel,
             "fulfilment": order.fulfilment,
             "payment_method": order.payment_method,
+            # Loyalty points paid part of the total (a means of payment: the prices and tax stand).
+            "points_used": order.points_used,
+            "points_value": _money_str(order.points_value, currency),
         },
         "currency": currency,
         "tax_label": tax_label_for_country(order.shop.country),

@@ -732,3 +732,22 @@ def test_earn_on_delivery_redeem_on_the_next_order_refund_and_move_up_a_tier(
     assert (earning.tier.code, earning.points) == ("silver", 20)
     assert_no_drift()
     assert_ledger_balanced()
+
+
+def test_the_tax_invoice_keeps_the_full_prices_and_says_what_points_paid():
+    """Points are a means of payment: the invoice's totals and tax are those of the full prices, and
+    it records (and its PDF prints) the points used and their worth."""
+    from apps.orders.documents_pdf import document_pdf
+    from apps.orders.services_documents import invoice_issue
+
+    buyer, address = buyer_with_address()
+    give(buyer, 700)
+    order = place(
+        buyer, address, (stocked_variant(price="20.00"), 1), key="inv", method="pay_on_pickup", points=700
+    ).checkout.orders.get()
+
+    invoice = invoice_issue(order=order)
+
+    assert invoice.gross == Decimal("20.00")
+    assert (invoice.data["order"]["points_used"], invoice.data["order"]["points_value"]) == (700, "7.00")
+    assert document_pdf(document=invoice).startswith(b"%PDF")

@@ -23,6 +23,10 @@ class LoyaltyConfig(AppConfig):
         # After migrate, and after a test flushes the database: the starting tiers are there.
         post_migrate.connect(_tiers_after_migrate, sender=self, dispatch_uid="loyalty.tiers")
 
+        from . import metrics
+
+        metrics.metrics_register()
+
         from django.core import checks
 
         from .checks import point_values

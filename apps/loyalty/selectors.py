@@ -135,6 +135,20 @@ def earning_for_order(*, reference: str) -> Earning | None:
     return Earning.objects.filter(reference=reference).first()
 
 
+@dataclass(frozen=True)
+class LoyaltyTotals:
+    available: int
+    pending: int
+    accounts_by_tier: dict[str, int]
+
+
+def loyalty_totals() -> LoyaltyTotals:
+    """Points all buyers hold (available, pending) and accounts per tier code: two queries."""
+    sums = LoyaltyAccount.objects.aggregate(available=Coalesce(Sum("balance"), 0), pending=Coalesce(Sum("pending"), 0))
+    by_tier = dict(LoyaltyAccount.objects.values_list("tier__code").annotate(n=Count("pk")).order_by())
+    return LoyaltyTotals(available=sums["available"], pending=sums["pending"], accounts_by_tier=by_tier)
+
+
 # --- the ledger check --------------------------------------------------------------------------------
 
 

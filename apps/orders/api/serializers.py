@@ -147,6 +147,12 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
 
 class OrderOutputSerializer(serializers.ModelSerializer):
     lines = OrderLineOutputSerializer(many=True, read_only=True)
+    amount_due = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        help_text="What the buyer pays in money: the total less what loyalty points paid (the shop is owed the total).",
+    )
 
     class Meta:
         model = Order
@@ -162,7 +168,11 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "subtotal",
             "discount",
             "total",
+            "points_used",
+            "points_value",
+            "amount_due",
             "amount_refunded",
+            "points_returned",
             "customer_name",
             "customer_email",
             "customer_phone",

@@ -751,3 +751,23 @@ def test_the_tax_invoice_keeps_the_full_prices_and_says_what_points_paid():
     assert invoice.gross == Decimal("20.00")
     assert (invoice.data["order"]["points_used"], invoice.data["order"]["points_value"]) == (700, "7.00")
     assert document_pdf(document=invoice).startswith(b"%PDF")
+
+
+def test_the_orders_api_says_what_points_paid_and_what_the_buyer_pays_in_money():
+    from apps.orders.api.serializers import OrderOutputSerializer
+
+    buyer, address = buyer_with_address()
+    give(buyer, 700)
+    order = place(
+        buyer, address, (stocked_variant(price="20.00"), 1), key="api", method="pay_on_pickup", points=700
+    ).checkout.orders.get()
+
+    data = OrderOutputSerializer(order).data
+
+    assert (data["total"], data["points_used"], data["points_value"], data["amount_due"]) == (
+        "20.00",
+        700,
+        "7.00",
+        "13.00",
+    )
+    assert data["points_returned"] == 0

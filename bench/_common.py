@@ -258,3 +258,12 @@ def reset_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()
+
+
+def migrated_site(database_url: str, redis_url: str, env: dict[str, str]) -> None:
+    """A benchmark's own site made afresh: its database dropped, created and migrated with ``env``
+    (the production settings), its Redis db emptied."""
+    print("Preparing (production settings, PostgreSQL, Redis):", flush=True)
+    fresh_database(database_url)
+    reset_redis(redis_url)
+    run_checked([sys.executable, str(PROJECT_DIR / "manage.py"), "migrate", "--noinput"], env, "migrate")

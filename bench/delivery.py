@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
-from _common import PROJECT_DIR, env_float, env_int, fresh_database, reset_redis, run_checked, run_django_script
+from _common import env_float, env_int, migrated_site, reset_redis, run_django_script
 
 DATABASE_URL = os.environ.get(
     "BENCH_DELIVERY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/localbazaar_delivery_bench"
@@ -60,11 +59,8 @@ def run() -> dict[str, float]:
     clients = env_int("BENCH_DELIVERY_CLIENTS", 32)
     started = time.monotonic()
 
-    print("Preparing (production settings, PostgreSQL, Redis):", flush=True)
-    fresh_database(DATABASE_URL)
-    reset_redis(REDIS_URL)
     env = site_env()
-    run_checked([sys.executable, str(PROJECT_DIR / "manage.py"), "migrate", "--noinput"], env, "migrate")
+    migrated_site(DATABASE_URL, REDIS_URL, env)
     dataset = run_django_script(DATASET_SCRIPT, ["prepare"], env, "DATASET", "data set", timeout=1800)
 
     print(

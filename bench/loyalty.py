@@ -19,10 +19,9 @@ and points redeemed by 16 concurrent clients (throughput, and never more than a 
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-from _common import PROJECT_DIR, env_float, env_int, fresh_database, reset_redis, run_checked, run_django_script
+from _common import env_float, env_int, migrated_site, reset_redis, run_django_script
 
 DATABASE_URL = os.environ.get(
     "BENCH_LOYALTY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/localbazaar_loyalty_bench"
@@ -45,11 +44,8 @@ def run() -> dict[str, float]:
     clients = env_int("BENCH_LOYALTY_CLIENTS", 16)
     started = time.monotonic()
 
-    print("Preparing (production settings, PostgreSQL, Redis):", flush=True)
-    fresh_database(DATABASE_URL)
-    reset_redis(REDIS_URL)
     env = site_env()
-    run_checked([sys.executable, str(PROJECT_DIR / "manage.py"), "migrate", "--noinput"], env, "migrate")
+    migrated_site(DATABASE_URL, REDIS_URL, env)
     dataset = run_django_script(DATASET_SCRIPT, ["prepare"], env, "DATASET", "data set", timeout=3600)
     print(
         f"  {dataset['accounts']:,} accounts, {dataset['ledger_entries']:,} ledger entries, "

@@ -454,6 +454,10 @@ def credit_note_deliver(*, order_id: int, refund_reference: str, amount: Money, 
     order = Order.objects.select_related("shop", "buyer").filter(pk=order_id).first()
     if order is None:
         return "no such order"
+    if invoice_get(order=order) is None and not _invoiceable(order):
+        # Paid only after it was cancelled (the items had sold out): never invoiced, so there is
+        # nothing to credit; the refund email tells the buyer.
+        return "never invoiced: no credit note"
     note = credit_note_issue(order=order, refund_reference=refund_reference, amount=amount, reason=reason)
     return f"{note.number} emailed" if document_email_send(document=note) else f"{note.number} kept"
 

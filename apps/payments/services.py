@@ -201,6 +201,8 @@ def _transition(payment: Payment, new: str, *, error: str = "", observed_at: dat
     if new == Status.SUCCEEDED:
         payment.status, payment.last_error = Status.SUCCEEDED, ""
         _synced(payment, observed_at)
+        # Saved before the signal: receivers that read the payment back (is the order paid?) see it.
+        _save(payment)
         payment_succeeded.send(sender=Payment, payment=payment)
         return True
     if payment.status == Status.CANCELED:

@@ -577,3 +577,20 @@ def test_the_seller_sets_the_dispatch_time_and_tax_number_in_the_shop_settings(c
     left_empty = ShopSettingsForm(data={**data, "dispatch_hours": ""}, instance=shop)
     left_empty.is_valid()
     assert "dispatch_hours" not in left_empty.errors and left_empty.cleaned_data["dispatch_hours"] == 24
+
+
+@pytest.mark.django_db
+def test_an_order_refunded_without_ever_being_invoiced_gets_no_credit_note():
+    """A payment that arrived after the order was cancelled (its items sold out) is refunded: the
+    order was never paid or confirmed, so there is no invoice to credit and the task says so instead
+    of failing."""
+    from apps.orders.services_documents import credit_note_deliver
+
+    order = make_order(status=Order.Status.CANCELLED)
+
+    outcome = credit_note_deliver(
+        order_id=order.pk, refund_reference=f"{order.number}-auto", amount=Money("10.00", "SGD"), reason="sold out"
+    )
+
+    assert outcome == "never invoiced: no credit note"
+    assert not order.documents.exists()

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import form_saved
 from apps.shops.access import principal_allows, seller_view
 from apps.shops.permissions import Perm
 
@@ -66,20 +67,6 @@ def delivery_home(request):
     )
 
 
-def _form_saved(request, form, save, success: str) -> bool:
-    """POSTed and valid: call ``save(**cleaned_data)`` (a service); True when it saved (with the
-    success message), False with the service's refusal shown on the form."""
-    if request.method != "POST" or not form.is_valid():
-        return False
-    try:
-        save(**form.cleaned_data)
-    except DeliveryError as exc:
-        form.add_error(None, exc.message)
-        return False
-    messages.success(request, success)
-    return True
-
-
 @seller_view(Perm.SHOP_EDIT)
 @require_http_methods(["GET", "POST"])
 def zone_edit(request):
@@ -94,7 +81,7 @@ def zone_edit(request):
             "free_above": zone.free_above,
         }
     form = DeliveryZoneForm(request.POST or None, initial=initial)
-    if _form_saved(
+    if form_saved(
         request, form, lambda **data: delivery_zone_set(shop=request.shop, **data), _("Delivery zone saved.")
     ):
         return _home(request)
@@ -109,7 +96,7 @@ def _slot_form_page(request, form, slot=None):
 @require_http_methods(["GET", "POST"])
 def slot_add(request):
     form = DeliverySlotForm(request.POST or None)
-    if _form_saved(
+    if form_saved(
         request, form, lambda **data: delivery_slot_create(shop=request.shop, **data), _("Delivery slot added.")
     ):
         return _home(request)
@@ -122,7 +109,7 @@ def slot_edit(request, slot_id: int):
     slot = delivery_slot_get_for_shop(shop=request.shop, slot_id=slot_id)
     initial = {f: getattr(slot, f) for f in ("weekday", "starts", "ends", "cutoff", "capacity", "active")}
     form = DeliverySlotForm(request.POST or None, initial=initial)
-    if _form_saved(request, form, lambda **data: delivery_slot_update(slot=slot, **data), _("Delivery slot saved.")):
+    if form_saved(request, form, lambda **data: delivery_slot_update(slot=slot, **data), _("Delivery slot saved.")):
         return _home(request)
     return _slot_form_page(request, form, slot)
 
@@ -148,7 +135,7 @@ def _courier_form_page(request, form, courier=None):
 @require_http_methods(["GET", "POST"])
 def courier_add(request):
     form = CourierForm(request.POST or None)
-    if _form_saved(request, form, lambda **data: courier_create(shop=request.shop, **data), _("Courier added.")):
+    if form_saved(request, form, lambda **data: courier_create(shop=request.shop, **data), _("Courier added.")):
         return _home(request)
     return _courier_form_page(request, form)
 
@@ -159,6 +146,6 @@ def courier_edit(request, courier_id: int):
     courier = courier_get_for_shop(shop=request.shop, courier_id=courier_id)
     initial = {f: getattr(courier, f) for f in ("name", "phone", "email", "active")}
     form = CourierForm(request.POST or None, initial=initial)
-    if _form_saved(request, form, lambda **data: courier_update(courier=courier, **data), _("Courier saved.")):
+    if form_saved(request, form, lambda **data: courier_update(courier=courier, **data), _("Courier saved.")):
         return _home(request)
     return _courier_form_page(request, form, courier)

@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import form_saved
 from apps.shops.access import seller_view
 from apps.shops.permissions import Perm
 
-from .errors import LoyaltyError
 from .forms import BoostForm
 from .selectors import boost_awards_for_shop, boost_funded_value, boost_get_for_shop, boosts_for_shop
 from .services import boost_create, boost_stop, boost_update
@@ -77,20 +77,6 @@ def boost_list(request):
     )
 
 
-def _form_saved(request, form, save, success: str) -> bool:
-    """POSTed and valid: call ``save(**kwargs)`` (a service); True when it saved, False with the
-    service's refusal shown on the form."""
-    if request.method != "POST" or not form.is_valid():
-        return False
-    try:
-        save(**form.service_kwargs())
-    except LoyaltyError as exc:
-        form.add_error(None, exc.message)
-        return False
-    messages.success(request, success)
-    return True
-
-
 @seller_view(Perm.BOOSTS_MANAGE)
 @require_http_methods(["GET", "POST"])
 def boost_add(request):
@@ -101,7 +87,7 @@ def boost_add(request):
             shop=shop,
             initial={"starts_at": timezone.localtime().replace(second=0, microsecond=0)},
         )
-        saved = _form_saved(
+        saved = form_saved(
             request,
             form,
             lambda **data: boost_create(shop=shop, actor=request.user, **data),
@@ -126,7 +112,7 @@ def boost_edit(request, boost_id: int):
     }
     with timezone.override(shop.time_zone):
         form = BoostForm(request.POST or None, shop=shop, boost=boost, initial=initial)
-        saved = _form_saved(request, form, lambda **data: boost_update(boost=boost, **data), _("Boost saved."))
+        saved = form_saved(request, form, lambda **data: boost_update(boost=boost, **data), _("Boost saved."))
     if saved:
         return _list(request)
     return _render(request, "loyalty/seller/boost_form.html", form=form, boost=boost)

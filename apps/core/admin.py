@@ -22,7 +22,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _client_ip(request) -> str | None:
+def client_ip(request) -> str | None:
+    """The address an admin request came from, for the audit log (the proxy sets REMOTE_ADDR)."""
     return request.META.get("REMOTE_ADDR") or None
 
 
@@ -58,7 +59,7 @@ class AuditedModelAdmin(admin.ModelAdmin):
             action=AuditLogEntry.Action.UPDATE if change else AuditLogEntry.Action.CREATE,
             obj=obj,
             changes=diff,
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
 
     def save_related(self, request, form, formsets, change):
@@ -70,19 +71,17 @@ class AuditedModelAdmin(admin.ModelAdmin):
                     action=AuditLogEntry.Action.UPDATE,
                     obj=form.instance,
                     changes={"inline": formset.prefix, "changed": True},
-                    ip_address=_client_ip(request),
+                    ip_address=client_ip(request),
                 )
 
     def delete_model(self, request, obj):
-        audit_log_record(
-            actor=request.user, action=AuditLogEntry.Action.DELETE, obj=obj, ip_address=_client_ip(request)
-        )
+        audit_log_record(actor=request.user, action=AuditLogEntry.Action.DELETE, obj=obj, ip_address=client_ip(request))
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             audit_log_record(
-                actor=request.user, action=AuditLogEntry.Action.DELETE, obj=obj, ip_address=_client_ip(request)
+                actor=request.user, action=AuditLogEntry.Action.DELETE, obj=obj, ip_address=client_ip(request)
             )
         super().delete_queryset(request, queryset)
 

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import F
 from django.template.response import TemplateResponse
 
-from apps.core.admin import AuditedModelAdmin
+from apps.core.admin import AuditedModelAdmin, client_ip
 from apps.core.models import AuditLogEntry
 from apps.core.services import audit_log_record
 from apps.shops.admin import ShopScopedAdminMixin
@@ -41,11 +41,6 @@ from .services import (
     stock_shrinkage,
     stock_transfer,
 )
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
 
 # --- action forms ------------------------------------------------------------------------------
 
@@ -141,7 +136,7 @@ class StockLocationAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
             action=AuditLogEntry.Action.UPDATE if change else AuditLogEntry.Action.CREATE,
             obj=obj,
             changes={name: {"to": str(form.cleaned_data.get(name))} for name in form.changed_data},
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
 
     @admin.action(description="Make the selected location the shop's default", permissions=["change"])
@@ -160,7 +155,7 @@ class StockLocationAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
                 action=AuditLogEntry.Action.ACTION,
                 obj=location,
                 changes={"action": "make_default"},
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
             self.message_user(request, f"{location} is now the default location of {location.shop}.")
 
@@ -232,7 +227,7 @@ class StockItemAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
                 obj=item,
                 changes={"action": request.POST.get("action", ""), **{k: str(v) for k, v in form.cleaned_data.items()}},
                 reason=form.cleaned_data.get("reason", "") or "",
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
             done += 1
         if done:
@@ -384,7 +379,7 @@ class ReservationAdmin(ReadOnlyAdminMixin, ShopScopedAdminMixin, AuditedModelAdm
                     action=AuditLogEntry.Action.ACTION,
                     obj=reservation,
                     changes={"action": "release"},
-                    ip_address=_client_ip(request),
+                    ip_address=client_ip(request),
                 )
                 released += 1
         self.message_user(request, f"Released {released} reservation{'s' if released != 1 else ''}.")
@@ -446,7 +441,7 @@ class StockAnomalyAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
                 action=AuditLogEntry.Action.ACTION,
                 obj=anomaly,
                 changes={"action": verdict},
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
             )
             done += 1
         if done:

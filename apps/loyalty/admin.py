@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.core.admin import AuditedModelAdmin
+from apps.core.admin import AuditedModelAdmin, client_ip
 from apps.core.models import AuditLogEntry
 from apps.core.services import audit_log_record
 from apps.shops.admin import ShopScopedAdminMixin
@@ -34,10 +34,6 @@ from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Red
 from .services import boost_check, boost_create, boost_stop, boost_update, points_adjust
 
 LATEST_ENTRIES = 50
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _when(value) -> str:
@@ -216,7 +212,7 @@ class LoyaltyAccountAdmin(AuditedModelAdmin):
                         obj=account,
                         changes={"action": "adjust_points", "points": entry.points, "entry": entry.pk},
                         reason=data["reason"],
-                        ip_address=_client_ip(request),
+                        ip_address=client_ip(request),
                     )
             except LoyaltyError as exc:
                 field = "reason" if exc.code == "reason-required" else "points"
@@ -376,7 +372,7 @@ class BoostAdmin(ShopScopedAdminMixin, AuditedModelAdmin):
             action=AuditLogEntry.Action.UPDATE if change else AuditLogEntry.Action.CREATE,
             obj=obj,
             changes={name: {"to": str(form.cleaned_data.get(name))} for name in form.changed_data},
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
         )
 
 

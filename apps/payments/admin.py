@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from apps.core.admin import AuditedModelAdmin
+from apps.core.admin import AuditedModelAdmin, client_ip
 from apps.core.models import AuditLogEntry
 from apps.core.money import Money
 from apps.core.services import audit_log_record
@@ -106,7 +106,7 @@ class PaymentAdmin(ReadOnlyAdmin):
             obj=payment,
             changes={"action": "refund", "amount": str(refund.amount), "reference": refund.reference},
             reason=data["reason"],
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
         )
         self.message_user(request, f"Refunded {refund.amount} {refund.currency} on {payment.reference}.")
         return None

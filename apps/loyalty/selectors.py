@@ -53,13 +53,25 @@ class LoyaltySummary:
     tiers: list[Tier]
 
 
-def _due_by(account_id: int, at: datetime) -> int:
-    total = (
-        LedgerEntry.objects.filter(account_id=account_id, bucket=LedgerEntry.Bucket.AVAILABLE)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__lte=at))
-        .aggregate(total=Sum("points"))["total"]
+def entries_unused_by(*, at: datetime) -> QuerySet[LedgerEntry]:
+    """Available entries that count towards what expires by ``at``: lots expiring by then and every
+    non-lot entry (first in, first out; see models). Summed per account, what is left of the lots."""
+    return LedgerEntry.objects.filter(bucket=LedgerEntry.Bucket.AVAILABLE).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__lte=at)
     )
-    return max(0, total or 0)
+
+
+def points_due_by(*, account_ids: list[int], at: datetime) -> dict[int, int]:
+    """Points of each account whose lots expire by ``at`` and are not used yet (accounts with none
+    are left out). One grouped query."""
+    rows = (
+        entries_unused_by(at=at)
+        .filter(account_id__in=account_ids)
+        .values("account_id")
+        .annotate(total=Sum("points"))
+        .order_by()
+    )
+    return {row["account_id"]: row["total"] for row in rows if row["total"] > 0}
 
 
 def loyalty_summary(*, user, now: datetime | None = None) -> LoyaltySummary:
@@ -85,7 +97,7 @@ def loyalty_summary(*, user, now: datetime | None = None) -> LoyaltySummary:
     expiring, expiring_by = 0, None
     if account_id is not None and balance > 0:
         horizon = now + timedelta(days=settings.LOYALTY_EXPIRY_NOTICE_DAYS)
-        expiring = min(balance, _due_by(account_id, horizon))
+        expiring = min(balance, points_due_by(account_ids=[account_id], at=horizon).get(account_id, 0))
         if expiring:
             expiring_by = (
                 LedgerEntry.objects.filter(
@@ -290,12 +302,17 @@ def boost_funded_value(*, points: int, currency: str) -> Money:
     return points_to_money(points, currency)
 
 
+def boosts_running(*, at: datetime) -> QuerySet[Boost]:
+    """Boosts switched on whose window holds ``at``."""
+    return Boost.objects.filter(active=True, starts_at__lte=at).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+
+
+def best_boosts_running(*, shop, product_ids: set[int], at: datetime) -> dict[int, Boost]:
+    """Each of the shop's products' best boost running at ``at`` (the highest rate; the newest on a tie)."""
+    boosts = boosts_running(at=at).filter(shop=shop, product_id__in=product_ids).order_by("extra_rate", "pk")
+    return {boost.product_id: boost for boost in boosts}  # the last, the best, wins
+
+
 def live_boost_for_product(*, product, at: datetime | None = None) -> Boost | None:
     """The best boost running on ``product`` now (product pages show the extra points)."""
-    at = at or timezone.now()
-    return (
-        Boost.objects.filter(product=product, active=True, starts_at__lte=at)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
-        .order_by("-extra_rate", "-pk")
-        .first()
-    )
+    return boosts_running(at=at or timezone.now()).filter(product=product).order_by("-extra_rate", "-pk").first()

@@ -30,6 +30,7 @@ from apps.payments.services import payout_record_boost
 
 from .errors import LoyaltyError, NotEnoughPoints
 from .models import Boost, BoostAward, Earning, LedgerEntry, LoyaltyAccount, Redemption, Tier, TierChange
+from .selectors import best_boosts_running, entries_unused_by, points_due_by
 from .units import money_to_points, point_value, points_to_money
 
 Kind = LedgerEntry.Kind
@@ -159,16 +160,6 @@ class EarningLine:
     amount: Decimal
 
 
-def _live_boosts(*, shop, product_ids: set[int], at: datetime) -> dict[int, Boost]:
-    """Each product's best boost running at ``at``."""
-    boosts = (
-        Boost.objects.filter(shop=shop, product_id__in=product_ids, active=True, starts_at__lte=at)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
-        .order_by("extra_rate", "pk")
-    )
-    return {boost.product_id: boost for boost in boosts}  # the highest rate wins (last)
-
-
 @transaction.atomic
 def earning_record(
     *,
@@ -197,7 +188,7 @@ def earning_record(
         return existing
     rate = account.tier.rate
     base = money_to_points(paid * rate, currency)
-    boosts = _live_boosts(shop=shop, product_ids={ln.product_id for ln in lines if ln.product_id}, at=placed_at)
+    boosts = best_boosts_running(shop=shop, product_ids={ln.product_id for ln in lines if ln.product_id}, at=placed_at)
     boosted: dict[int, Decimal] = {}  # per boost, the money paid for its product (on one or more lines)
     for line in lines:
         boost = boosts.get(line.product_id)
@@ -701,26 +692,6 @@ def _chunks(ids: list[int], size: int = NIGHTLY_CHUNK):
         yield ids[start : start + size]
 
 
-def _unused_by(at: datetime):
-    """Available entries that count towards what expires by ``at``: lots expiring by then and every
-    non-lot entry (first in, first out; see models)."""
-    return LedgerEntry.objects.filter(bucket=Bucket.AVAILABLE).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__lte=at)
-    )
-
-
-def _due_by_accounts(account_ids: list[int], at: datetime) -> dict[int, int]:
-    """Points of each account whose lots expire by ``at`` and are not used yet (one grouped query)."""
-    rows = (
-        _unused_by(at).filter(account_id__in=account_ids).values("account_id").annotate(total=Sum("points")).order_by()
-    )
-    return {row["account_id"]: row["total"] for row in rows if row["total"] > 0}
-
-
-def _due_by(account_id: int, at: datetime) -> int:
-    return _due_by_accounts([account_id], at).get(account_id, 0)
-
-
 def _locked_accounts(account_ids: list[int]) -> list[LoyaltyAccount]:
     # In primary-key order, like every multi-account lock here: two jobs never deadlock.
     return list(
@@ -736,7 +707,7 @@ def accounts_expire(*, account_ids: list[int], now: datetime) -> dict[int, int]:
     """Expire what is due on these accounts (locked together, in one transaction); returns the
     points expired per account that lost any."""
     accounts = _locked_accounts(account_ids)
-    due = _due_by_accounts([a.pk for a in accounts], now)
+    due = points_due_by(account_ids=[a.pk for a in accounts], at=now)
     reasons: dict[str, str] = {}
     expired: dict[int, int] = {}
     entries = []
@@ -781,7 +752,7 @@ def points_expire(*, now: datetime | None = None) -> dict[str, int]:
     time. Running it twice expires nothing more."""
     now = now or timezone.now()
     candidates = (
-        _unused_by(now)
+        entries_unused_by(at=now)
         .filter(account__balance__gt=0)
         .values("account_id")
         .annotate(total=Sum("points"))
@@ -821,7 +792,7 @@ def accounts_expiry_notice(*, account_ids: list[int], now: datetime) -> set[int]
         .order_by()
         .values_list("account_id", "last")
     )
-    due = _due_by_accounts(ids, horizon)
+    due = points_due_by(account_ids=ids, at=horizon)
     warned, changed = set(), []
     for account in accounts:
         if account.pk not in last:

@@ -267,3 +267,15 @@ def migrated_site(database_url: str, redis_url: str, env: dict[str, str]) -> Non
     fresh_database(database_url)
     reset_redis(redis_url)
     run_checked([sys.executable, str(PROJECT_DIR / "manage.py"), "migrate", "--noinput"], env, "migrate")
+
+
+def queued_messages(url: str) -> int:
+    """Messages waiting in the Celery queues of Redis db URL (kombu keeps each queue as a list)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=5)
+    total = 0
+    for key in client.scan_iter(count=1000):
+        if client.type(key) == b"list":
+            total += client.llen(key)
+    return total

@@ -25,7 +25,7 @@ import json
 import os
 import time
 
-from _common import env_float, env_int, migrated_site, reset_redis, run_django_script
+from _common import env_float, env_int, migrated_site, queued_messages, reset_redis, run_django_script
 
 DATABASE_URL = os.environ.get(
     "BENCH_DELIVERY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/localbazaar_delivery_bench"
@@ -38,18 +38,6 @@ def site_env() -> dict[str, str]:
     from web import job_site_env
 
     return job_site_env(database_url=DATABASE_URL, redis_url=REDIS_URL, name="delivery")
-
-
-def queued_messages(url: str) -> int:
-    """Messages waiting in the Celery queues of Redis db URL (kombu keeps each queue as a list)."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=5)
-    total = 0
-    for key in client.scan_iter(count=1000):
-        if client.type(key) == b"list":
-            total += client.llen(key)
-    return total
 
 
 def run() -> dict[str, float]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 
-from _common import env_float, env_int, migrated_site, reset_redis, run_django_script
+from _common import env_float, env_int, migrated_site, queued_messages, reset_redis, run_django_script
 
 DATABASE_URL = os.environ.get(
     "BENCH_LOYALTY_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/localbazaar_loyalty_bench"
@@ -37,8 +37,6 @@ def site_env() -> dict[str, str]:
 
 
 def run() -> dict[str, float]:
-    from delivery import queued_messages
-
     duration = env_float("BENCH_DURATION", 10)
     warmup = env_float("BENCH_WARMUP", 2)
     clients = env_int("BENCH_LOYALTY_CLIENTS", 16)
